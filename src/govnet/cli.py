@@ -1,0 +1,301 @@
+"""The ``govnet`` command line. One job: parse arguments, call the core, print, choose exit code.
+
+Exit codes: 0 success; 1 a check found differences or an operation failed; 2 invalid input
+(stack, lock or arguments); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from govnet import diagnostics
+from govnet.diagnostics import StackError
+from govnet.pipeline import Compiled, LockMode, compile_stack
+
+EXIT_OK, EXIT_DIFF, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------ commands
+
+
+def cmd_validate(args) -> int:
+    results = []
+    worst = EXIT_OK
+    for path in args.stacks:
+        try:
+            c = compile_stack(path, LockMode.READ)
+            results.append((path, [], c))
+        except StackError as exc:
+            results.append((path, exc.diagnostics, None))
+            worst = EXIT_INVALID
+    if args.format == "json":
+        out = []
+        for path, diags, c in results:
+            item = json.loads(diagnostics.format_json(diags, stack=str(path)))
+            if c is not None:
+                item["summary"] = _summary(c)
+            out.append(item)
+        print(json.dumps(out[0] if len(out) == 1 else out, ensure_ascii=False, indent=2))
+    else:
+        for path, diags, c in results:
+            if diags:
+                print(diagnostics.format_text(diags), file=sys.stderr)
+            else:
+                s = _summary(c)
+                pending = (f"; {s['unrecorded_allocations']} address(es) not yet in the lock — "
+                           "run 'govnet plan'" if s["unrecorded_allocations"] else "")
+                print(f"{path}: valid — {s['sites']} sites, {s['devices']} devices, "
+                      f"{s['links']} links{pending}")
+    return worst
+
+
+def _summary(c: Compiled) -> dict:
+    return {"sites": len(c.vs.sites), "devices": len(c.vs.devices), "links": len(c.vs.stack.links),
+            "unrecorded_allocations": len(c.plan.added), "stale_allocations": len(c.plan.removed)}
+
+
+def cmd_plan(args) -> int:
+    mode = LockMode.READ if args.check else LockMode.WRITE
+    c = compile_stack(args.stack, mode)
+    plan = c.plan
+    if args.format == "json":
+        print(json.dumps({"stack": c.name, "added": {k: plan.entries[k] for k in plan.added},
+                          "removed": plan.removed, "lock_written": c.lock_written}, indent=2))
+    else:
+        for k in plan.added:
+            print(f"  + {k:<48} {plan.entries[k]}")
+        for k in plan.removed:
+            print(f"  - {k}")
+        verb = "would change" if args.check else "changed"
+        if plan.changed:
+            print(f"address plan {verb}: {len(plan.added)} to add, {len(plan.removed)} to remove"
+                  + ("" if args.check else f" (recorded in {c.path.with_suffix('.lock')})"))
+        else:
+            print("address plan up to date: no changes")
+    return EXIT_DIFF if (args.check and plan.changed) else EXIT_OK
+
+
+def _address_rows(c: Compiled) -> list[dict]:
+    rows = []
+    for key, value in c.plan.entries.items():
+        kind, _, owner = key.partition(":")
+        zone = ""
+        if kind == "subnet":
+            owner, _, zone = owner.partition(":")
+        rows.append({"kind": kind, "owner": owner or "-", "zone": zone, "address": value})
+    order = {"subnet": 0, "mgmt": 1, "loopback": 2, "link": 3, "tunnel": 4, "host": 5,
+             "mgmt-host": 6, "internet-segment": 7, "internet": 8}
+    rows.sort(key=lambda r: (order.get(r["kind"], 9), r["owner"], r["zone"]))
+    return rows
+
+
+def cmd_addresses(args) -> int:
+    c = compile_stack(args.stack, LockMode.READ)
+    rows = _address_rows(c)
+    if args.format == "json":
+        print(json.dumps(rows, indent=2))
+    elif args.format == "csv":
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=["kind", "owner", "zone", "address"], lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+        sys.stdout.write(buf.getvalue())
+    else:
+        cols = ["kind", "owner", "zone", "address"]
+        width = {k: max(len(k), *(len(r[k]) for r in rows)) for k in cols}
+        print("  ".join(k.upper().ljust(width[k]) for k in cols).rstrip())
+        for r in rows:
+            print("  ".join(r[k].ljust(width[k]) for k in cols).rstrip())
+        if c.plan.changed:
+            _say(f"note: {len(c.plan.added)} allocation(s) are not yet recorded in the lock; "
+                 f"run 'govnet plan {args.stack}'")
+    return EXIT_OK
+
+
+def _default_out(base: str, c: Compiled) -> Path:
+    return Path(base) / c.name
+
+
+def cmd_inventory(args) -> int:
+    from govnet import inventory
+
+    c = compile_stack(args.stack, LockMode.FROZEN)
+    inv = inventory.build(c.vs, c.design)
+    contents = inventory.files(inv, c.name)
+    out = Path(args.out) if args.out else _default_out("inventory", c)
+    return _write_or_check(contents, out, args.check, "inventory", inventory.write_tree,
+                           owned=(".yml",))
+
+
+def cmd_render(args) -> int:
+    from govnet import inventory, render
+
+    c = compile_stack(args.stack, LockMode.FROZEN)
+    t0 = time.perf_counter()
+    contents = render.render(c.design, management_supernet=c.vs.stack.address_plan.management)
+    out = Path(args.out) if args.out else _default_out("configs", c)
+    rc = _write_or_check(contents, out, args.check, "configs", inventory.write_tree,
+                         owned=(".conf", ".cfg"))
+    _say(f"rendered {len(contents)} file(s) for {len(c.design.hosts)} hosts in "
+         f"{time.perf_counter() - t0:.2f}s")
+    return rc
+
+
+def _write_or_check(contents: dict[str, str], out: Path, check: bool, what: str, writer,
+                    owned) -> int:
+    if check:
+        diffs = diff_tree(contents, out, owned)
+        if diffs:
+            for d in diffs[:50]:
+                print(f"  {d}")
+            print(f"{what} in {out} are out of date ({len(diffs)} file(s) differ); "
+                  "regenerate them and commit the result")
+            return EXIT_DIFF
+        print(f"{what} in {out} are up to date ({len(contents)} files)")
+        return EXIT_OK
+    changed = writer(contents, out, owned=owned)
+    print(f"{what}: {len(contents)} files in {out} ({len(changed)} changed)")
+    return EXIT_OK
+
+
+def diff_tree(contents: dict[str, str], out: Path, owned) -> list[str]:
+    """Files that differ between ``contents`` and the tree at ``out`` (as 'changed: x' lines)."""
+    diffs = []
+    for rel, text in contents.items():
+        p = out / rel
+        if not p.is_file():
+            diffs.append(f"missing: {rel}")
+        elif p.read_text(encoding="utf-8") != text:
+            diffs.append(f"changed: {rel}")
+    if out.is_dir():
+        for p in sorted(out.rglob("*")):
+            rel = p.relative_to(out).as_posix()
+            if p.is_file() and p.suffix in owned and rel not in contents:
+                diffs.append(f"stale:   {rel}")
+    return diffs
+
+
+def cmd_graph(args) -> int:
+    from govnet import graph
+
+    c = compile_stack(args.stack, LockMode.READ)
+    path = graph.write(graph.to_dot(c.vs, c.plan), args.output)
+    print(f"topology of {c.name}: {path}")
+    return EXIT_OK
+
+
+def cmd_schema(args) -> int:
+    from govnet import schema
+
+    text = schema.schema_text()
+    out = Path(args.output)
+    if args.check:
+        if not out.is_file() or out.read_text(encoding="utf-8") != text:
+            print(f"{out} is out of date; run 'govnet schema -o {out}' and commit it")
+            return EXIT_DIFF
+        print(f"{out} is up to date")
+        return EXIT_OK
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    print(f"wrote {out}")
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------ parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="govnet",
+        description="Infrastructure as code for a city's e-government network: validate a stack, "
+                    "plan its addresses, render configs and inventory, draw the topology.",
+        epilog="Exit codes: 0 ok, 1 differences/failure, 2 invalid input, 130 interrupted.")
+    p.add_argument("--debug", action="store_true", help="show Python tracebacks on internal errors")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("validate", help="check stack files; every error with file:line:column")
+    s.add_argument("stacks", nargs="+", metavar="STACK")
+    s.add_argument("--format", choices=["text", "json"], default="text")
+    s.set_defaults(func=cmd_validate)
+
+    s = sub.add_parser("plan", help="allocate addresses and record them in the stack's lock file")
+    s.add_argument("stack", metavar="STACK")
+    s.add_argument("--check", action="store_true",
+                   help="only show what would change; exit 1 if the lock is not up to date")
+    s.add_argument("--format", choices=["text", "json"], default="text")
+    s.set_defaults(func=cmd_plan)
+
+    s = sub.add_parser("addresses", help="print the address plan")
+    s.add_argument("stack", metavar="STACK")
+    s.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    s.set_defaults(func=cmd_addresses)
+
+    s = sub.add_parser("inventory", help="write a static Ansible inventory (hosts.yml, host_vars/)")
+    s.add_argument("stack", metavar="STACK")
+    s.add_argument("--out", help="output directory (default: inventory/<city>)")
+    s.add_argument("--check", action="store_true", help="compare instead of writing; exit 1 on "
+                   "any difference")
+    s.set_defaults(func=cmd_inventory)
+
+    s = sub.add_parser("render", help="render device configurations")
+    s.add_argument("stack", metavar="STACK")
+    s.add_argument("--out", help="output directory (default: configs/<city>)")
+    s.add_argument("--check", action="store_true", help="compare instead of writing; exit 1 on "
+                   "any difference")
+    s.set_defaults(func=cmd_render)
+
+    s = sub.add_parser("graph", help="draw the topology (svg, png, pdf or dot)")
+    s.add_argument("stack", metavar="STACK")
+    s.add_argument("-o", "--output", required=True, help="output file; format from its suffix")
+    s.set_defaults(func=cmd_graph)
+
+    s = sub.add_parser("schema", help="write the stack JSON Schema")
+    s.add_argument("-o", "--output", default="schemas/govnet-stack.schema.json")
+    s.add_argument("--check", action="store_true", help="exit 1 if the file is not current")
+    s.set_defaults(func=cmd_schema)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except StackError as exc:
+        if getattr(args, "format", "text") == "json":
+            print(diagnostics.format_json(exc.diagnostics))
+        else:
+            print(diagnostics.format_text(exc.diagnostics), file=sys.stderr)
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        _say("interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # e.g. piped into head: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_DIFF
+    except (OSError, ValueError) as exc:
+        if args.debug:
+            raise
+        _say(f"govnet: error: {exc}")
+        return EXIT_DIFF
+    except Exception as exc:
+        if args.debug:
+            raise
+        _say(f"govnet: internal error: {type(exc).__name__}: {exc}\n"
+             "  this is a bug in govnet; run again with --debug and report the traceback")
+        return 3
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,226 @@
+"""Design: the validated stack and its address plan turned into facts per host.
+
+One job: (ValidStack, Plan) -> :class:`Design`, plain JSON-able data per host — interfaces and their
+addresses, OSPF, tunnels, static routes, where the city's DNS/NTP/syslog/monitoring live, security
+settings. Inventory, device configs, Pulumi resources and expected test state all read this, so the
+two ends of a link are computed once, here, and cannot disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import netaddr
+
+from govnet import model as m
+from govnet import standard
+from govnet.addressing import Plan
+from govnet.rules import ValidStack, host_name
+
+#: Interface names per platform: (link/LAN port pattern, first port number, management port,
+#: loopback, tunnel pattern). Linux names stay within the kernel's 15 characters.
+PORTS: dict[m.Platform, dict] = {
+    m.Platform.frr: {"port": "eth{n}", "first": 1, "mgmt": "mgmt0", "loopback": "lo",
+                     "tunnel": "wg{n}", "wan": "wan0"},
+    m.Platform.debian: {"port": "eth{n}", "first": 1, "mgmt": "mgmt0", "loopback": "lo",
+                        "tunnel": "wg{n}", "wan": "wan0"},
+    m.Platform.huawei_vrp: {"port": "GigabitEthernet0/0/{n}", "first": 1, "mgmt": "MEth0/0/1",
+                            "loopback": "LoopBack0", "tunnel": "Tunnel0/0/{n}",
+                            "wan": "GigabitEthernet0/0/0"},
+    m.Platform.h3c_comware: {"port": "GigabitEthernet1/0/{n}", "first": 1,
+                             "mgmt": "M-GigabitEthernet0/0/0", "loopback": "LoopBack0",
+                             "tunnel": "Tunnel{n}", "wan": "GigabitEthernet1/0/0"},
+    m.Platform.cisco_ios: {"port": "GigabitEthernet0/{n}", "first": 1, "mgmt": "GigabitEthernet0",
+                           "loopback": "Loopback0", "tunnel": "Tunnel{n}",
+                           "wan": "GigabitEthernet0/0"},
+}
+
+#: Linux LAN interfaces are named after the zone's position in the site: lan0, lan1, ...
+FLOATING_DEFAULT_DISTANCE = 250
+
+
+@dataclass
+class Design:
+    """Facts per host (by inventory name) and the city-wide values every host shares."""
+
+    stack: str
+    city: dict
+    hosts: dict[str, dict]
+    services: dict[str, list[dict]]  # service -> [{host, address}]
+    plan: Plan
+
+
+def _ip(cidr: str) -> str:
+    return cidr.split("/", 1)[0]
+
+
+def _first_host(cidr: str) -> str:
+    return str(netaddr.IPAddress(netaddr.IPNetwork(cidr).first + 1))
+
+
+def build(vs: ValidStack, plan: Plan) -> Design:
+    """Compute the facts of every host."""
+    st = vs.stack
+    e = plan.entries
+    city = {
+        "name": st.city.name,
+        "display_name": st.city.display_name or st.city.name,
+        "domain": st.city.domain,
+        "timezone": st.city.timezone,
+        "internet_gateway": _first_host(e["internet-segment"]) if "internet-segment" in e else None,
+    }
+    # where the shared services live (servers' zone addresses, in file order)
+    services: dict[str, list[dict]] = {s.value: [] for s in m.Service}
+    for key, dev in vs.devices.items():
+        for svc in dev.services:
+            addr = e.get(f"host:{key}")
+            if addr:
+                services[svc.value].append({"host": host_name(key), "address": _ip(addr)})
+    clients = {s.value: [x["address"] for x in services[s.value]] for s in standard.CLIENT_SERVICES}
+
+    # links per device, in file order, to number ports and find upstreams
+    ends: dict[str, list[tuple[m.Link, str, str]]] = {k: [] for k in vs.devices}
+    for link in st.links:
+        ends[link.a].append((link, "a", link.b))
+        ends[link.b].append((link, "b", link.a))
+
+    site_of_host = {host_name(k): s for k, s in vs.site_of.items()}
+    hosts: dict[str, dict] = {}
+    for key, dev in vs.devices.items():
+        site_name = vs.site_of[key]
+        site = vs.sites[site_name]
+        settings = vs.device_settings[key]
+        platform: m.Platform = settings["platform"]
+        ports = PORTS[platform]
+        name = host_name(key)
+        area_of_site = vs.site_settings[site_name]["ospf_area"]
+        routing = dev.role in (m.Role.router, m.Role.firewall)
+        mgmt = e[f"mgmt-host:{key}"]
+        h: dict = {
+            "name": name,
+            "device": dev.name,
+            "site": site_name,
+            "site_kind": site.kind.value,
+            "site_display_name": site.display_name or site_name,
+            "display_name": dev.display_name or dev.name,
+            "role": dev.role.value,
+            "platform": platform.value,
+            "fqdn": f"{dev.name}.{site_name}.{st.city.domain}",
+            "management": {"interface": ports["mgmt"], "address": mgmt,
+                           "gateway": _first_host(mgmt)},
+            "interfaces": [],
+            "static_routes": [],
+            "tunnels": [],
+            "services": [s.value for s in dev.services],
+            "zone": dev.zone,
+            "security": settings["security"],
+            "snmp": settings["snmp"],
+            "clients": clients,
+            "internet": None,
+        }
+        port_no = ports["first"]
+        if dev.internet is not None or site.kind == m.SiteKind.internet:
+            mode = dev.internet.mode.value if dev.internet else "host"
+            h["internet"] = {"mode": mode, "interface": ports["wan"],
+                             "address": e[f"internet:{key}"],
+                             "gateway": city["internet_gateway"]}
+            h["interfaces"].append({"name": ports["wan"], "kind": "wan",
+                                    "address": e[f"internet:{key}"],
+                                    "description": "Internet" + (" (tunnels only)"
+                                                                 if mode == "vpn" else "")})
+            if mode == "egress" or mode == "host":
+                h["static_routes"].append({"prefix": "0.0.0.0/0", "next_hop": city["internet_gateway"],
+                                           "distance": 1, "description": "Internet"})
+        if dev.role == m.Role.server and dev.zone and site.kind != m.SiteKind.internet:
+            addr = e[f"host:{key}"]
+            h["interfaces"].append({"name": "eth1" if platform == m.Platform.debian else
+                                    ports["port"].format(n=port_no), "kind": "lan",
+                                    "zone": dev.zone, "address": addr,
+                                    "description": f"{dev.zone} LAN"})
+            h["default_gateway"] = _first_host(addr)
+        ospf_ifaces: list[dict] = []
+        if routing:
+            loop = _ip(e[f"loopback:{key}"])
+            h["loopback"] = loop
+            h["router_id"] = loop
+            for zone, _plen in vs.site_settings[site_name]["subnets"].items():
+                if vs.gateways.get((site_name, zone)) != key:
+                    continue
+                subnet = e[f"subnet:{site_name}:{zone}"]
+                net = netaddr.IPNetwork(subnet)
+                iface = {"name": ports["port"].format(n=port_no) if platform not in
+                         standard.LINUX_PLATFORMS else f"lan{port_no - ports['first']}",
+                         "kind": "lan", "zone": zone,
+                         "address": f"{_first_host(subnet)}/{net.prefixlen}",
+                         "network": subnet, "description": f"{zone} LAN of {site_name}",
+                         "ospf": {"area": area_of_site, "passive": True, "cost": settings["ospf_cost"],
+                                  "network_type": "broadcast"}}
+                port_no += 1
+                h["interfaces"].append(iface)
+                ospf_ifaces.append(iface)
+            n_tunnel = 0
+            for link, side, peer in ends[key]:
+                peer_host = host_name(peer)
+                cost = link.cost or settings["ospf_cost"]
+                area = vs.link_area[link.id]
+                if link.medium == m.Medium.vpn:
+                    t = vs.tunnels[link.id]
+                    inner = netaddr.IPNetwork(e[f"tunnel:{link.id}"])
+                    mine, theirs = (inner.first, inner.first + 1) if side == "a" else (
+                        inner.first + 1, inner.first)
+                    ifname = ports["tunnel"].format(n=n_tunnel)
+                    n_tunnel += 1
+                    tunnel = {"link": link.id, "interface": ifname,
+                              "protocol": t["protocol"].value, "port": t["port"],
+                              "local_public": _ip(e[f"internet:{key}"]),
+                              "peer_public": _ip(e[f"internet:{peer}"]),
+                              "peer": peer_host, "role": "hub" if side == "a" else "spoke",
+                              "address": f"{netaddr.IPAddress(mine)}/31",
+                              "peer_address": str(netaddr.IPAddress(theirs))}
+                    h["tunnels"].append(tunnel)
+                    iface = {"name": ifname, "kind": "tunnel", "address": tunnel["address"],
+                             "network": str(inner), "peer": peer_host,
+                             "peer_address": tunnel["peer_address"], "medium": "vpn",
+                             "link": link.id, "description": f"VPN to {peer_host}",
+                             "ospf": {"area": area, "passive": False, "cost": cost,
+                                      "network_type": "point-to-point"}}
+                    if h["internet"] and h["internet"]["mode"] == "vpn":
+                        h["static_routes"].append({"prefix": f"{tunnel['peer_public']}/32",
+                                                   "next_hop": city["internet_gateway"],
+                                                   "distance": 1,
+                                                   "description": f"tunnel to {peer_host}"})
+                else:
+                    net = netaddr.IPNetwork(e[f"link:{link.id}"])
+                    mine, theirs = (net.first, net.first + 1) if side == "a" else (
+                        net.first + 1, net.first)
+                    iface = {"name": ports["port"].format(n=port_no), "kind": "link",
+                             "address": f"{netaddr.IPAddress(mine)}/31", "network": str(net),
+                             "peer": peer_host, "peer_address": str(netaddr.IPAddress(theirs)),
+                             "medium": link.medium.value, "link": link.id,
+                             "bandwidth_mbps": link.bandwidth_mbps,
+                             "description": f"{link.medium.value} to {peer_host}",
+                             "ospf": {"area": area, "passive": False, "cost": cost,
+                                      "network_type": "point-to-point"}}
+                    port_no += 1
+                h["interfaces"].append(iface)
+                ospf_ifaces.append(iface)
+            # a floating static default towards the data center, should OSPF lose it
+            my_depth = vs.depth.get(site_name, 0)
+            if site.kind not in (m.SiteKind.datacenter, m.SiteKind.province):
+                for iface in ospf_ifaces:
+                    peer = iface.get("peer")
+                    if peer and vs.depth.get(site_of_host[peer], my_depth) < my_depth:
+                        h["static_routes"].append({"prefix": "0.0.0.0/0",
+                                                   "next_hop": iface["peer_address"],
+                                                   "distance": FLOATING_DEFAULT_DISTANCE,
+                                                   "description": "backup default towards the DC"})
+                        break
+            h["ospf"] = {
+                "router_id": loop,
+                "areas": sorted({i["ospf"]["area"] for i in ospf_ifaces} | {area_of_site},
+                                key=lambda a: int(netaddr.IPAddress(a))),
+                "loopback_area": area_of_site,
+                "default_originate": bool(h["internet"] and h["internet"]["mode"] == "egress"),
+            }
+        hosts[name] = h
+    return Design(vs.name, city, hosts, services, plan)

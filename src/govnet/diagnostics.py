@@ -1,0 +1,58 @@
+"""Diagnostics: what is wrong with a stack, where, and how to fix it.
+
+Every stage that judges user input reports :class:`Diagnostic` objects instead of raising bare
+exceptions, so the CLI can print all of them (text or JSON) and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """One problem in a stack file: location, rule code, message and a fix hint."""
+
+    file: str
+    line: int  # 1-based; 0 when the problem concerns the file as a whole
+    column: int  # 1-based; 0 when unknown
+    code: str  # stable rule identifier, e.g. "unknown-key"
+    message: str
+    hint: str = ""
+    severity: str = "error"
+
+    def location(self) -> str:
+        if self.line:
+            return f"{self.file}:{self.line}:{self.column}"
+        return self.file
+
+    def format(self) -> str:
+        text = f"{self.location()}: {self.severity}[{self.code}]: {self.message}"
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class StackError(Exception):
+    """Raised by a stage when the input cannot go further; carries every diagnostic found."""
+
+    def __init__(self, diagnostics: list[Diagnostic]):
+        self.diagnostics = sorted(diagnostics, key=lambda d: (d.file, d.line, d.column, d.code))
+        super().__init__("\n".join(d.format() for d in self.diagnostics))
+
+
+def format_text(diagnostics: list[Diagnostic]) -> str:
+    lines = [d.format() for d in diagnostics]
+    errors = sum(1 for d in diagnostics if d.severity == "error")
+    lines.append(f"{errors} error(s) found" if errors else "no errors")
+    return "\n".join(lines)
+
+
+def format_json(diagnostics: list[Diagnostic], **extra) -> str:
+    payload = {"valid": not any(d.severity == "error" for d in diagnostics), **extra}
+    payload["diagnostics"] = [d.to_dict() for d in diagnostics]
+    return json.dumps(payload, ensure_ascii=False, indent=2)

@@ -1,0 +1,67 @@
+"""The city standard: built-in zones and settings a stack inherits unless it says otherwise.
+
+Kept as data (not logic) so the README can show it and a stack can override any part of it.
+"""
+
+from __future__ import annotations
+
+from govnet.model import Platform, Role, Service, SiteKind
+
+#: The standard zones (三网: 政务内网 / 政务外网; management is its own plane, not a zone).
+ZONES: dict[str, dict] = {
+    "intranet": {
+        "plane": "intranet",
+        "display_name": "政务内网",
+        "internet": "deny",
+        "services": ["dns", "ntp", "syslog", "monitoring", "database", "oa", "docexchange",
+                     "videoconf", "backup"],
+    },
+    "extranet": {
+        "plane": "extranet",
+        "display_name": "政务外网",
+        "internet": "via-egress",
+        "services": ["portal", "dns", "ntp", "syslog", "monitoring", "videoconf", "backup"],
+    },
+}
+
+#: Built-in settings every device inherits (the lowest-priority layer).
+DEFAULTS: dict = {
+    "platform": Platform.frr,
+    "ospf_cost": 10,
+    "management_prefix": 27,
+    "ospf_area": "0.0.0.0",
+    "security": {
+        "login_attempts": 5,
+        "lockout_minutes": 15,
+        "idle_timeout_minutes": 10,
+        "password_min_length": 12,
+        "password_max_age_days": 90,
+    },
+    "snmp": {"user": "govnet-mon", "auth": "sha256", "priv": "aes128"},
+    "subnets": {},
+}
+
+#: Built-in settings per site kind (above DEFAULTS, below the stack's own defaults... see rules).
+KIND_DEFAULTS: dict[SiteKind, dict] = {
+    SiteKind.datacenter: {"subnets": {"intranet": 24, "extranet": 24}, "management_prefix": 26},
+    SiteKind.county: {"subnets": {"intranet": 24, "extranet": 25}},
+    SiteKind.unit: {"subnets": {"intranet": 26}, "management_prefix": 28},
+    SiteKind.province: {"subnets": {}, "management_prefix": 29},
+    SiteKind.internet: {"subnets": {}},
+}
+
+#: Platforms each role may have.
+ROLE_PLATFORMS: dict[Role, tuple[Platform, ...]] = {
+    Role.server: (Platform.debian,),
+    Role.router: (Platform.frr, Platform.huawei_vrp, Platform.h3c_comware, Platform.cisco_ios),
+    Role.firewall: (Platform.frr, Platform.huawei_vrp, Platform.h3c_comware, Platform.cisco_ios),
+    Role.switch: (Platform.huawei_vrp, Platform.h3c_comware, Platform.cisco_ios),
+}
+
+#: Platforms that run Linux (and so speak WireGuard and take Ansible roles directly).
+LINUX_PLATFORMS = frozenset({Platform.frr, Platform.debian})
+
+#: Services that are city-wide singletons other hosts point at.
+CLIENT_SERVICES = (Service.dns, Service.ntp, Service.syslog, Service.monitoring)
+
+WIREGUARD_BASE_PORT = 51820

@@ -1,0 +1,189 @@
+"""Validation: source data -> a :class:`ValidStack`, or every problem with file:line:column.
+
+One job: decide whether a stack is acceptable and resolve what it implies (inherited settings,
+site tree, zone gateways, link areas). Structural problems come from pydantic and are translated
+into plain language; whole-stack rules live in :mod:`govnet.rules`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import types
+import typing
+
+from pydantic import BaseModel, ValidationError
+
+from govnet import model as m
+from govnet.diagnostics import Diagnostic, StackError
+from govnet.rules import ValidStack, resolve
+from govnet.source import Source, load_source
+
+
+# ----------------------------------------------------------------- pydantic error translation
+
+_TYPE_NAMES = {
+    "string_type": "a string", "int_type": "a whole number", "int_parsing": "a whole number",
+    "int_from_float": "a whole number", "bool_type": "true or false", "bool_parsing": "true or false",
+    "list_type": "a list", "dict_type": "a mapping", "model_type": "a mapping",
+    "model_attributes_type": "a mapping", "float_type": "a number", "float_parsing": "a number",
+}
+
+_VALUE_ERRORS = {
+    "slug": ("bad-identifier",
+             "{value!r} is not a valid identifier",
+             "use lowercase ASCII letters, digits and '-', starting with a letter, at most 24 "
+             "characters (e.g. 'wolong'); Chinese names belong in display_name"),
+    "network": ("bad-network", "{value!r} is not an IPv4 network in CIDR notation",
+                "write it as ADDRESS/LENGTH, e.g. 198.18.0.0/18"),
+    "area": ("bad-ospf-area", "{value!r} is not an OSPF area",
+             "write the area dotted (0.0.0.1) or as a number (1)"),
+    "domain": ("bad-domain", "{value!r} is not a DNS domain",
+               "use lowercase labels separated by dots, e.g. example.gov.cn"),
+}
+
+
+def _unwrap_models(annotation) -> list[type[BaseModel]]:
+    """BaseModel classes reachable through Optional / list / dict / Annotated wrappers."""
+    found: list[type[BaseModel]] = []
+    stack = [annotation]
+    while stack:
+        a = stack.pop()
+        if isinstance(a, type) and issubclass(a, BaseModel):
+            found.append(a)
+            continue
+        origin = typing.get_origin(a)
+        if origin is typing.Annotated:
+            stack.append(typing.get_args(a)[0])
+        elif origin in (list, dict, typing.Union, types.UnionType):
+            stack.extend(typing.get_args(a))
+    return found
+
+
+def _model_at(data_path: tuple) -> type[BaseModel] | None:
+    """The model class that describes the mapping at ``data_path`` (for 'did you mean')."""
+    current: type[BaseModel] | None = m.Stack
+    for part in data_path:
+        if current is None:
+            return None
+        if isinstance(part, int):
+            continue
+        info = current.model_fields.get(part)
+        if info is None:
+            continue  # a dict key such as a zone name
+        models = _unwrap_models(info.annotation)
+        current = models[0] if models else None
+    return current
+
+
+def _data_path(data, loc: tuple) -> tuple:
+    """Drop pydantic's internal loc parts (union branches, validator names) from ``loc``."""
+    path: list = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and isinstance(part, str) and part in node:
+            path.append(part)
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            path.append(part)
+            node = node[part]
+        elif isinstance(node, dict) and isinstance(part, str) and part.isidentifier() and (
+            "[" not in part
+        ):
+            path.append(part)  # a missing or unknown key: keep it, there is nothing below
+            node = None
+    return tuple(path)
+
+
+def _describe(path: tuple) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out or "the stack"
+
+
+def _suggest(word: str, choices) -> str:
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    return close[0] if close else ""
+
+
+def translate_errors(src: Source, exc: ValidationError) -> list[Diagnostic]:
+    diags: list[Diagnostic] = []
+    seen: set = set()
+    for err in exc.errors(include_url=False):
+        path = _data_path(src.data, tuple(err["loc"]))
+        etype = err["type"]
+        value = err.get("input")
+        where = _describe(path)
+        if etype == "missing":
+            parent, key = path[:-1], path[-1]
+            cls = _model_at(parent)
+            desc = ""
+            if cls is not None and key in cls.model_fields:
+                desc = cls.model_fields[key].description or ""
+            d = src.diag(parent, "missing-key", f"{_describe(parent)}: required key {key!r} is "
+                         "missing", f"add '{key}:'" + (f" ({desc})" if desc else ""))
+        elif etype == "extra_forbidden":
+            key = path[-1]
+            cls = _model_at(path[:-1])
+            allowed = sorted(cls.model_fields) if cls else []
+            guess = _suggest(key, allowed)
+            hint = f"did you mean {guess!r}?" if guess else (
+                f"allowed keys here: {', '.join(allowed)}" if allowed else "remove it")
+            d = src.diag(path, "unknown-key", f"{_describe(path[:-1])}: unknown key {key!r}", hint,
+                         key=True)
+        elif etype == "enum":
+            expected = err.get("ctx", {}).get("expected", "")
+            choices = [c.strip().strip("'") for c in expected.replace(" or ", ",").split(",")]
+            guess = _suggest(value, choices)
+            hint = (f"did you mean {guess!r}? " if guess else "") + f"use one of: {', '.join(choices)}"
+            d = src.diag(path, "bad-value", f"{where}: {value!r} is not allowed", hint)
+        elif etype == "value_error":
+            code = str(err.get("ctx", {}).get("error", ""))
+            if code.startswith("host-bits:"):
+                cidr = code.split(":", 1)[1]
+                d = src.diag(path, "bad-network", f"{where}: {value!r} has host bits set",
+                             f"write the network address: {cidr}")
+            elif code in _VALUE_ERRORS:
+                rule, text, hint = _VALUE_ERRORS[code]
+                d = src.diag(path, rule, f"{where}: " + text.format(value=value), hint)
+            else:
+                d = src.diag(path, "bad-value", f"{where}: {err['msg']}", "fix the value")
+        elif etype in _TYPE_NAMES:
+            got = type(value).__name__ if value is not None else "nothing"
+            got = {"dict": "a mapping", "list": "a list", "str": "a string", "int": "a number",
+                   "float": "a number", "bool": "true/false", "NoneType": "nothing"}.get(got, got)
+            d = src.diag(path, "wrong-type", f"{where}: expected {_TYPE_NAMES[etype]}, got {got}",
+                         "fix the value's type (see schemas/govnet-stack.schema.json)")
+        elif etype in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+            d = src.diag(path, "out-of-range", f"{where}: {value!r} is out of range ({err['msg']})",
+                         "choose a value inside the range")
+        elif etype in ("too_short", "too_long", "string_too_long", "string_too_short"):
+            d = src.diag(path, "bad-length", f"{where}: {err['msg']}", "fix the length")
+        elif etype == "string_pattern_mismatch":
+            d = src.diag(path, "bad-value", f"{where}: {value!r} has the wrong form",
+                         f"it must match {err.get('ctx', {}).get('pattern', '')}")
+        else:
+            d = src.diag(path, "bad-value", f"{where}: {err['msg']}", "fix the value")
+        ident = (d.line, d.column, d.code, d.message)
+        if ident not in seen:  # unions report one error per branch; keep one
+            seen.add(ident)
+            diags.append(d)
+    return diags
+
+
+# ----------------------------------------------------------------- the stage
+
+
+def validate_source(src: Source) -> ValidStack:
+    """Validate parsed data; raise StackError with every diagnostic found."""
+    try:
+        stack = m.Stack.model_validate(src.data)
+    except ValidationError as exc:
+        raise StackError(translate_errors(src, exc)) from None
+    return resolve(src, stack)
+
+
+def load(path: str | os.PathLike) -> ValidStack:
+    """Read, parse and validate the stack file at ``path``."""
+    return validate_source(load_source(path))
