@@ -9,6 +9,7 @@ lock file are separate functions so the allocation itself can be tested without 
 from __future__ import annotations
 
 import bisect
+import itertools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,10 +78,11 @@ class Plan:
     entries: dict[str, str]
     added: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    moved: dict[str, str] = field(default_factory=dict)  # key -> old value it no longer fits
 
     @property
     def changed(self) -> bool:
-        return bool(self.added or self.removed)
+        return bool(self.added or self.removed or self.moved)
 
     def net(self, key: str) -> netaddr.IPNetwork:
         return netaddr.IPNetwork(self.entries[key])
@@ -160,7 +162,7 @@ def allocate(vs: ValidStack, lock: dict[str, str] | None = None) -> Plan:
 
     # the planes must not overlap each other
     planes = sorted(plan_nets.items(), key=lambda kv: kv[1].first)
-    for (pa, na), (pb, nb) in zip(planes, planes[1:], strict=False):
+    for (pa, na), (pb, nb) in itertools.pairwise(planes):
         if nb.first <= na.last:
             diags.append(src.diag(("address_plan", pb), "overlapping-pools",
                                   f"address_plan.{pb} ({nb}) overlaps address_plan.{pa} ({na})",
@@ -225,7 +227,8 @@ def allocate(vs: ValidStack, lock: dict[str, str] | None = None) -> Plan:
         raise StackError(diags)
     added = sorted(k for k in entries if k not in lock)
     removed = sorted(k for k in lock if k not in entries)
-    return Plan(vs.name, dict(sorted(entries.items())), added, removed)
+    moved = {k: lock[k] for k in sorted(entries) if k in lock and lock[k] != entries[k]}
+    return Plan(vs.name, dict(sorted(entries.items())), added, removed, moved)
 
 
 def _keep(old: str, need: _Need, pool: _Pool, entries: dict[str, str]) -> bool:

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from govnet import diagnostics
+from govnet import __version__, diagnostics
 from govnet.diagnostics import StackError
 from govnet.pipeline import Compiled, LockMode, compile_stack
 
@@ -71,15 +71,19 @@ def cmd_plan(args) -> int:
     plan = c.plan
     if args.format == "json":
         print(json.dumps({"stack": c.name, "added": {k: plan.entries[k] for k in plan.added},
-                          "removed": plan.removed, "lock_written": c.lock_written}, indent=2))
+                          "removed": plan.removed, "renumbered": plan.moved,
+                          "lock_written": c.lock_written}, indent=2))
     else:
         for k in plan.added:
             print(f"  + {k:<48} {plan.entries[k]}")
         for k in plan.removed:
             print(f"  - {k}")
+        for k, old in plan.moved.items():
+            print(f"  ~ {k:<48} {old} -> {plan.entries[k]}")
         verb = "would change" if args.check else "changed"
         if plan.changed:
-            print(f"address plan {verb}: {len(plan.added)} to add, {len(plan.removed)} to remove"
+            print(f"address plan {verb}: {len(plan.added)} to add, {len(plan.removed)} to remove, "
+                  f"{len(plan.moved)} renumbered"
                   + ("" if args.check else f" (recorded in {c.path.with_suffix('.lock')})"))
         else:
             print("address plan up to date: no changes")
@@ -139,13 +143,14 @@ def cmd_inventory(args) -> int:
 
 
 def cmd_render(args) -> int:
-    from govnet import inventory, render
+    from govnet import render
 
     c = compile_stack(args.stack, LockMode.FROZEN)
     t0 = time.perf_counter()
     contents = render.render(c.design, management_supernet=c.vs.stack.address_plan.management)
     out = Path(args.out) if args.out else _default_out("configs", c)
-    rc = _write_or_check(contents, out, args.check, "configs", inventory.write_tree,
+    rc = _write_or_check(contents, out, args.check, "configs",
+                         lambda files, out_dir, owned: render.write(files, out_dir),
                          owned=(".conf", ".cfg"))
     _say(f"rendered {len(contents)} file(s) for {len(c.design.hosts)} hosts in "
          f"{time.perf_counter() - t0:.2f}s")
@@ -222,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "plan its addresses, render configs and inventory, draw the topology.",
         epilog="Exit codes: 0 ok, 1 differences/failure, 2 invalid input, 130 interrupted.")
     p.add_argument("--debug", action="store_true", help="show Python tracebacks on internal errors")
+    p.add_argument("--version", action="version", version=f"govnet {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     s = sub.add_parser("validate", help="check stack files; every error with file:line:column")

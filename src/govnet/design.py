@@ -128,7 +128,7 @@ def build(vs: ValidStack, plan: Plan) -> Design:
                                     "address": e[f"internet:{key}"],
                                     "description": "Internet" + (" (tunnels only)"
                                                                  if mode == "vpn" else "")})
-            if mode == "egress" or mode == "host":
+            if mode in {"egress", "host"}:
                 h["static_routes"].append({"prefix": "0.0.0.0/0", "next_hop": city["internet_gateway"],
                                            "distance": 1, "description": "Internet"})
         if dev.role == m.Role.server and dev.zone and site.kind != m.SiteKind.internet:

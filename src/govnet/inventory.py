@@ -57,7 +57,7 @@ def build(vs: ValidStack, design: Design) -> Inventory:
     }
     # county groups: the county's site and all units whose parent chain reaches it
     county_of: dict[str, str] = {}
-    for name, site in vs.sites.items():
+    for name in vs.sites:
         cur: str | None = name
         seen: set[str] = set()
         while cur is not None and cur not in seen:

@@ -47,8 +47,10 @@ def compile_stack(path: str | os.PathLike, lock: LockMode = LockMode.READ) -> Co
     if lock is LockMode.FROZEN and plan.changed:
         missing = ", ".join(plan.added[:5]) + (" …" if len(plan.added) > 5 else "")
         gone = ", ".join(plan.removed[:5]) + (" …" if len(plan.removed) > 5 else "")
+        moved = ", ".join(list(plan.moved)[:5]) + (" …" if len(plan.moved) > 5 else "")
         detail = "; ".join(x for x in (f"new: {missing}" if plan.added else "",
-                                       f"no longer used: {gone}" if plan.removed else "") if x)
+                                       f"no longer used: {gone}" if plan.removed else "",
+                                       f"renumbered: {moved}" if plan.moved else "") if x)
         raise StackError([Diagnostic(
             str(lock_file), 0, 0, "stale-lock",
             f"the address lock does not match the stack ({detail})",

@@ -111,7 +111,7 @@ class _Rules:
         gateways = self.resolve_gateways(sites, devices, site_settings)
         self.check_internet(sites, devices, site_of, zones, gateways)
         links_ok = self.check_links(devices, site_of, sites, device_settings)
-        depth = self.reachability(sites, site_of, parents) if links_ok else {}
+        depth = self.reachability(sites, site_of, parents)
         # units default to their parent's OSPF area
         for name, site in sites.items():
             if "ospf_area" not in site.model_fields_set and site.kind == m.SiteKind.unit:
@@ -387,8 +387,8 @@ class _Rules:
         wants = [z for z, zz in zones.items() if zz.internet == "via-egress"]
         if wants and not egress and any(s.kind == m.SiteKind.internet for s in sites.values()):
             self.err(("sites",), "no-egress",
-                     f"zones {', '.join(wants)} reach the Internet via the egress firewall, but "
-                     "no firewall has internet: {mode: egress}",
+                     f"zone(s) {', '.join(wants)} reach the Internet through the egress firewall, "
+                     "but no firewall has 'internet: {mode: egress}'",
                      "give the data center's firewall 'internet: {mode: egress}'")
 
     def check_links(self, devices, site_of, sites, device_settings) -> bool:
@@ -459,12 +459,16 @@ class _Rules:
     def reachability(self, sites, site_of, parents) -> dict[str, int]:
         adj: dict[str, set[str]] = {n: set() for n in sites}
         for link in self.stack.links:
+            if link.a not in site_of or link.b not in site_of:
+                continue  # reported as unknown-endpoint
             sa, sb = site_of[link.a], site_of[link.b]
             if sa != sb:
                 adj[sa].add(sb)
                 adj[sb].add(sa)
         depth: dict[str, int] = {}
         queue: deque[str] = deque()
+        if not any(s.kind == m.SiteKind.datacenter for s in sites.values()):
+            return depth  # already reported as no-datacenter; every site would repeat it
         for n, s in sites.items():
             if s.kind == m.SiteKind.datacenter:
                 depth[n] = 0
@@ -481,7 +485,7 @@ class _Rules:
             parent = parents.get(n)
             self.err(s._path, "no-path-to-dc",
                      f"site {n!r} has no link path to the data center",
-                     f"add a link from one of its routers to {parent!r}'s router"
+                     f"add a link from one of its routers to the router of {parent!r}"
                      if parent else "add a link from one of its routers towards the data center")
         return depth
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -125,7 +126,7 @@ def _check_nesting(file: str, text: str) -> None:
 class _Builder:
     """Turns a composed YAML node graph into plain data while recording positions."""
 
-    _SCALARS = {
+    _SCALARS: typing.ClassVar[dict[str, str]] = {
         "tag:yaml.org,2002:str": "str",
         "tag:yaml.org,2002:int": "int",
         "tag:yaml.org,2002:float": "float",
@@ -150,9 +151,9 @@ class _Builder:
     def build(self, node, path: Path_, depth: int = 0):
         self.visited += 1
         if self.visited > MAX_NODES:
-            raise _TooBig(node)
+            raise _TooBigError(node)
         if depth > MAX_DEPTH:
-            raise _TooDeep(node)
+            raise _TooDeepError(node)
         self.src.values[path] = self._pos(node)
         if isinstance(node, yaml.ScalarNode):
             kind = self._SCALARS.get(node.tag)
@@ -202,12 +203,12 @@ class _Builder:
         raise TypeError(f"unexpected YAML node {node!r}")  # pragma: no cover
 
 
-class _TooBig(Exception):
+class _TooBigError(Exception):
     def __init__(self, node):
         self.node = node
 
 
-class _TooDeep(Exception):
+class _TooDeepError(Exception):
     def __init__(self, node):
         self.node = node
 
@@ -251,12 +252,12 @@ def parse_stack_text(name: str, text: str) -> Source:
     builder = _Builder(src)
     try:
         data = builder.build(root, ())
-    except _TooBig as exc:
+    except _TooBigError as exc:
         _fail(name, "alias-bomb",
               f"expanding YAML aliases gives more than {MAX_NODES:,} values",
               "remove the recursive or repeated aliases ('*name'); use defaults / kinds to share "
               "settings", exc.node.start_mark.line + 1, exc.node.start_mark.column + 1)
-    except _TooDeep as exc:
+    except _TooDeepError as exc:
         _fail(name, "too-deep", f"the YAML nests more than {MAX_DEPTH} levels deep",
               "a stack needs only a few levels; flatten the structure",
               exc.node.start_mark.line + 1, exc.node.start_mark.column + 1)

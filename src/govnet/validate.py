@@ -19,7 +19,6 @@ from govnet.diagnostics import Diagnostic, StackError
 from govnet.rules import ValidStack, resolve
 from govnet.source import Source, load_source
 
-
 # ----------------------------------------------------------------- pydantic error translation
 
 _TYPE_NAMES = {
@@ -81,15 +80,12 @@ def _data_path(data, loc: tuple) -> tuple:
     path: list = []
     node = data
     for part in loc:
-        if isinstance(node, dict) and isinstance(part, str) and part in node:
+        in_dict = isinstance(node, dict) and isinstance(part, str) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if in_dict or in_list:
             path.append(part)
             node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-            path.append(part)
-            node = node[part]
-        elif isinstance(node, dict) and isinstance(part, str) and part.isidentifier() and (
-            "[" not in part
-        ):
+        elif isinstance(node, dict) and isinstance(part, str) and part.isidentifier():
             path.append(part)  # a missing or unknown key: keep it, there is nothing below
             node = None
     return tuple(path)
@@ -156,10 +152,22 @@ def translate_errors(src: Source, exc: ValidationError) -> list[Diagnostic]:
             d = src.diag(path, "wrong-type", f"{where}: expected {_TYPE_NAMES[etype]}, got {got}",
                          "fix the value's type (see schemas/govnet-stack.schema.json)")
         elif etype in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
-            d = src.diag(path, "out-of-range", f"{where}: {value!r} is out of range ({err['msg']})",
-                         "choose a value inside the range")
-        elif etype in ("too_short", "too_long", "string_too_long", "string_too_short"):
-            d = src.diag(path, "bad-length", f"{where}: {err['msg']}", "fix the length")
+            ctx = err.get("ctx", {})
+            sign = {"greater_than_equal": ">=", "less_than_equal": "<=", "greater_than": ">",
+                    "less_than": "<"}[etype]
+            bound = next(iter(ctx.values()), "")
+            d = src.diag(path, "out-of-range", f"{where}: {value!r} is out of range: it must be "
+                         f"{sign} {bound}", "choose a value inside the range")
+        elif etype in ("too_short", "too_long"):
+            ctx = err.get("ctx", {})
+            if etype == "too_short":
+                text = f"needs at least {ctx.get('min_length')} entr(y/ies), has {ctx.get('actual_length')}"
+            else:
+                text = f"allows at most {ctx.get('max_length')} entries, has {ctx.get('actual_length')}"
+            d = src.diag(path, "bad-length", f"{where}: {text}", "add or remove entries")
+        elif etype in ("string_too_long", "string_too_short"):
+            d = src.diag(path, "bad-length", f"{where}: {err['msg'].replace('String', 'the text')}",
+                         "shorten or lengthen the text")
         elif etype == "string_pattern_mismatch":
             d = src.diag(path, "bad-value", f"{where}: {value!r} has the wrong form",
                          f"it must match {err.get('ctx', {}).get('pattern', '')}")
