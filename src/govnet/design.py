@@ -168,7 +168,10 @@ def build(vs: ValidStack, plan: Plan) -> Design:
                     inner = netaddr.IPNetwork(e[f"tunnel:{link.id}"])
                     mine, theirs = (inner.first, inner.first + 1) if side == "a" else (
                         inner.first + 1, inner.first)
-                    ifname = ports["tunnel"].format(n=n_tunnel)
+                    pattern = ports["tunnel"]
+                    if platform in standard.LINUX_PLATFORMS and t["protocol"] != m.TunnelProtocol.wireguard:
+                        pattern = "ipsec{n}"  # an XFRM interface bound to the strongSwan connection
+                    ifname = pattern.format(n=n_tunnel)
                     n_tunnel += 1
                     tunnel = {"link": link.id, "interface": ifname,
                               "protocol": t["protocol"].value, "port": t["port"],

@@ -112,9 +112,12 @@ class _Rules:
         self.check_internet(sites, devices, site_of, zones, gateways)
         links_ok = self.check_links(devices, site_of, sites, device_settings)
         depth = self.reachability(sites, site_of, parents)
-        # units default to their parent's OSPF area
+        # units take their parent's OSPF area unless the site or kinds.unit sets one
+        unit_kind = st.kinds.unit if st.kinds else None
+        unit_area_set = unit_kind is not None and "ospf_area" in unit_kind.model_fields_set
         for name, site in sites.items():
-            if "ospf_area" not in site.model_fields_set and site.kind == m.SiteKind.unit:
+            if ("ospf_area" not in site.model_fields_set and site.kind == m.SiteKind.unit
+                    and not unit_area_set):
                 parent = parents.get(name)
                 seen = {name}
                 while parent and parent not in seen:

@@ -1,0 +1,76 @@
+"""Settings inherit built-in standard -> defaults -> kinds.<kind> -> site -> device."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from govnet.source import Source
+from govnet.validate import validate_source
+
+BASE = {
+    "city": {"name": "t", "domain": "t.gov.cn"},
+    "address_plan": {"intranet": "198.18.0.0/18", "extranet": "198.18.64.0/18",
+                     "management": "198.18.128.0/20", "loopbacks": "198.18.144.0/24",
+                     "links": "198.18.145.0/24", "tunnels": "198.18.146.0/24",
+                     "internet": "198.19.0.0/16"},
+    "sites": [
+        {"name": "dc", "kind": "datacenter", "devices": [{"name": "core1", "role": "router"}]},
+        {"name": "north", "kind": "county", "ospf_area": 7,
+         "devices": [{"name": "gw1", "role": "router"}]},
+        {"name": "edu", "kind": "unit", "parent": "north",
+         "devices": [{"name": "gw1", "role": "router"}]},
+    ],
+    "links": [{"a": "dc.core1", "b": "north.gw1", "medium": "fiber"},
+              {"a": "north.gw1", "b": "edu.gw1", "medium": "fiber"}],
+}
+
+
+def _vs(**patch):
+    data = copy.deepcopy(BASE)
+    for key, value in patch.items():
+        data[key] = value
+    return validate_source(Source(file="<test>", data=data))
+
+
+def _with_site(index: int, **fields):
+    sites = copy.deepcopy(BASE["sites"])
+    sites[index].update(fields)
+    return sites
+
+
+@pytest.mark.parametrize(("patch", "device", "expected"), [
+    ({}, "north.gw1", "frr"),
+    ({"defaults": {"platform": "cisco-ios"}}, "north.gw1", "cisco-ios"),
+    ({"defaults": {"platform": "cisco-ios"}, "kinds": {"county": {"platform": "huawei-vrp"}}},
+     "north.gw1", "huawei-vrp"),
+    ({"kinds": {"county": {"platform": "huawei-vrp"}},
+      "sites": _with_site(1, platform="h3c-comware")}, "north.gw1", "h3c-comware"),
+    ({"kinds": {"county": {"platform": "huawei-vrp"}}}, "dc.core1", "frr"),
+])
+def test_platform_inherits_down_to_the_device(patch, device, expected):
+    assert _vs(**patch).device_settings[device]["platform"].value == expected
+
+
+def test_security_mappings_merge_key_by_key():
+    vs = _vs(defaults={"security": {"login_attempts": 3}},
+             kinds={"county": {"security": {"idle_timeout_minutes": 5}}})
+    sec = vs.device_settings["north.gw1"]["security"]
+    assert (sec["login_attempts"], sec["idle_timeout_minutes"], sec["password_min_length"]) == (3, 5, 12)
+
+
+def test_null_removes_a_zone_a_higher_level_gives():
+    vs = _vs(sites=_with_site(1, subnets={"extranet": None}))
+    assert set(vs.site_settings["north"]["subnets"]) == {"intranet"}
+
+
+@pytest.mark.parametrize(("patch", "expected"), [
+    ({}, "0.0.0.7"),  # a unit takes its parent's area
+    ({"sites": _with_site(2, ospf_area=9)}, "0.0.0.9"),  # unless it sets its own
+    ({"kinds": {"unit": {"ospf_area": 3}}}, "0.0.0.3"),  # or kinds.unit does
+])
+def test_unit_ospf_area(patch, expected):
+    vs = _vs(**patch)
+    assert vs.site_settings["edu"]["ospf_area"] == expected
+    assert vs.link_area["north.gw1~edu.gw1"] == expected
