@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from govnet import cli, inventory, render, schema
+from govnet.output import diff_tree
 from govnet.pipeline import LockMode, compile_stack
 
 EXAMPLES = ["example-city", "example-metro"]
@@ -27,13 +28,13 @@ def compiled(request):
 def test_rendered_configs_match_the_committed_golden_files(compiled):
     files = render.render(compiled.design,
                           management_supernet=compiled.vs.stack.address_plan.management)
-    diffs = cli.diff_tree(files, Path("configs") / compiled.name, (".conf", ".cfg"))
+    diffs = diff_tree(files, Path("configs") / compiled.name, (".conf", ".cfg"))
     assert diffs == [], f"run: govnet render stacks/{compiled.name}.yaml"
 
 
 def test_static_inventory_matches_the_committed_golden_files(compiled):
     files = inventory.files(inventory.build(compiled.vs, compiled.design), compiled.name)
-    diffs = cli.diff_tree(files, Path("inventory") / compiled.name, (".yml",))
+    diffs = diff_tree(files, Path("inventory") / compiled.name, (".yml",))
     assert diffs == [], f"run: govnet inventory stacks/{compiled.name}.yaml"
 
 

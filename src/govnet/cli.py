@@ -17,6 +17,7 @@ from pathlib import Path
 
 from govnet import __version__, diagnostics
 from govnet.diagnostics import StackError
+from govnet.output import diff_tree
 from govnet.pipeline import Compiled, LockMode, compile_stack
 
 EXIT_OK, EXIT_DIFF, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -172,23 +173,6 @@ def _write_or_check(contents: dict[str, str], out: Path, check: bool, what: str,
     changed = writer(contents, out, owned=owned)
     print(f"{what}: {len(contents)} files in {out} ({len(changed)} changed)")
     return EXIT_OK
-
-
-def diff_tree(contents: dict[str, str], out: Path, owned) -> list[str]:
-    """Files that differ between ``contents`` and the tree at ``out`` (as 'changed: x' lines)."""
-    diffs = []
-    for rel, text in contents.items():
-        p = out / rel
-        if not p.is_file():
-            diffs.append(f"missing: {rel}")
-        elif p.read_text(encoding="utf-8") != text:
-            diffs.append(f"changed: {rel}")
-    if out.is_dir():
-        for p in sorted(out.rglob("*")):
-            rel = p.relative_to(out).as_posix()
-            if p.is_file() and p.suffix in owned and rel not in contents:
-                diffs.append(f"stale:   {rel}")
-    return diffs
 
 
 def cmd_graph(args) -> int:

@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from govnet.design import Design
+from govnet.output import write_changed
 from govnet.rules import ValidStack
 
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -133,16 +134,7 @@ def write_tree(contents: dict[str, str], out_dir: str | os.PathLike, *,
     Returns the relative paths written or removed.
     """
     root = Path(out_dir)
-    changed: list[str] = []
-    for rel, text in contents.items():
-        p = root / rel
-        try:
-            if p.read_text(encoding="utf-8") == text:
-                continue
-        except (FileNotFoundError, NotADirectoryError):
-            p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text, encoding="utf-8")
-        changed.append(rel)
+    changed = write_changed(contents, root)
     if root.is_dir():
         for p in sorted(root.rglob("*")):
             rel = p.relative_to(root).as_posix()

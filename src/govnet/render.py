@@ -22,6 +22,7 @@ import netaddr
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 
 from govnet.design import Design
+from govnet.output import write_changed
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 
@@ -175,18 +176,7 @@ def write(files: dict[str, str], out_dir: str | os.PathLike) -> list[str]:
     removed, sorted.
     """
     root = Path(out_dir)
-    changed: list[str] = []
-    for rel, text in files.items():
-        target = root / rel
-        try:
-            if target.read_text(encoding="utf-8") == text:
-                continue
-        except FileNotFoundError:
-            target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(target.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8", newline="\n")
-        tmp.replace(target)
-        changed.append(rel)
+    changed = write_changed(files, root)
     if root.is_dir():
         for host_dir in sorted(p for p in root.iterdir() if p.is_dir()):
             for p in sorted(host_dir.iterdir()):

@@ -1,0 +1,50 @@
+"""Generated trees on disk: write only what changed (atomically), compare without writing.
+
+One job: file trees that govnet generates (configs, inventories). Each generator decides which
+stale files it owns; writing and comparing work the same for all of them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def write_changed(contents: dict[str, str], out_dir: str | os.PathLike) -> list[str]:
+    """Write each relative path whose content differs (temporary file, then rename).
+
+    Returns the relative paths written.
+    """
+    root = Path(out_dir)
+    changed: list[str] = []
+    for rel, text in contents.items():
+        target = root / rel
+        try:
+            if target.read_text(encoding="utf-8") == text:
+                continue
+        except (FileNotFoundError, NotADirectoryError):
+            target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8", newline="\n")
+        tmp.replace(target)
+        changed.append(rel)
+    return changed
+
+
+def diff_tree(contents: dict[str, str], out_dir: str | os.PathLike,
+              owned: tuple[str, ...]) -> list[str]:
+    """Lines naming the files that differ between ``contents`` and the tree at ``out_dir``."""
+    root = Path(out_dir)
+    diffs = []
+    for rel, text in contents.items():
+        p = root / rel
+        if not p.is_file():
+            diffs.append(f"missing: {rel}")
+        elif p.read_text(encoding="utf-8") != text:
+            diffs.append(f"changed: {rel}")
+    if root.is_dir():
+        for p in sorted(root.rglob("*")):
+            rel = p.relative_to(root).as_posix()
+            if p.is_file() and p.suffix in owned and rel not in contents:
+                diffs.append(f"stale:   {rel}")
+    return diffs
