@@ -19,6 +19,7 @@ import yaml
 
 from govnet import model as m
 from govnet.diagnostics import Diagnostic, StackError
+from govnet.perf import no_gc
 from govnet.rules import ValidStack
 
 LOCK_VERSION = 1
@@ -151,6 +152,7 @@ def _fix_prefix(have: int, needed: int, plen: int) -> int:
     return plen
 
 
+@no_gc
 def allocate(vs: ValidStack, lock: dict[str, str] | None = None) -> Plan:
     """Allocate every need of ``vs``, keeping what ``lock`` already holds; raise StackError."""
     lock = dict(lock or {})

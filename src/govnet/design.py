@@ -15,6 +15,7 @@ import netaddr
 from govnet import model as m
 from govnet import standard
 from govnet.addressing import Plan
+from govnet.perf import no_gc
 from govnet.rules import ValidStack, host_name
 
 #: Interface names per platform: (link/LAN port pattern, first port number, management port,
@@ -58,6 +59,7 @@ def _first_host(cidr: str) -> str:
     return str(netaddr.IPAddress(netaddr.IPNetwork(cidr).first + 1))
 
 
+@no_gc
 def build(vs: ValidStack, plan: Plan) -> Design:
     """Compute the facts of every host."""
     st = vs.stack

@@ -10,25 +10,30 @@ import os
 from pathlib import Path
 
 
-def write_changed(contents: dict[str, str], out_dir: str | os.PathLike) -> list[str]:
-    """Write each relative path whose content differs (temporary file, then rename).
+def _write_one(root: Path, rel: str, text: str) -> str | None:
+    target = root / rel
+    try:
+        if target.read_text(encoding="utf-8") == text:
+            return None
+    except FileNotFoundError:  # nothing to protect yet: write in place
+        target.write_text(text, encoding="utf-8", newline="\n")
+        return rel
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8", newline="\n")
+    tmp.replace(target)
+    return rel
 
-    Returns the relative paths written.
+
+def write_changed(contents: dict[str, str], out_dir: str | os.PathLike) -> list[str]:
+    """Write each relative path whose content differs (an existing file: temporary file, then rename).
+
+    Returns the relative paths written, in the order of ``contents``.
     """
     root = Path(out_dir)
-    changed: list[str] = []
-    for rel, text in contents.items():
-        target = root / rel
-        try:
-            if target.read_text(encoding="utf-8") == text:
-                continue
-        except (FileNotFoundError, NotADirectoryError):
-            target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(target.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8", newline="\n")
-        tmp.replace(target)
-        changed.append(rel)
-    return changed
+    for parent in {(root / rel).parent for rel in contents}:
+        parent.mkdir(parents=True, exist_ok=True)
+    results = (_write_one(root, rel, text) for rel, text in contents.items())
+    return [rel for rel in results if rel is not None]
 
 
 def diff_tree(contents: dict[str, str], out_dir: str | os.PathLike,

@@ -23,6 +23,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 
 from govnet.design import Design
 from govnet.output import write_changed
+from govnet.perf import no_gc
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 
@@ -139,6 +140,7 @@ def _management_supernet(design: Design) -> str:
     return str(netaddr.spanning_cidr(nets))
 
 
+@no_gc
 def render(design: Design, *, management_supernet: str | None = None) -> dict[str, str]:
     """Relative path -> content of every device configuration of the design.
 

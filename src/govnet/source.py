@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from govnet.diagnostics import Diagnostic, StackError
+from govnet.perf import no_gc
 
 try:  # the C composer is ~10x faster; fall back to pure Python where libyaml is absent
     from yaml import CSafeLoader as _Loader
@@ -213,6 +214,7 @@ class _TooDeepError(Exception):
         self.node = node
 
 
+@no_gc
 def parse_stack_text(name: str, text: str) -> Source:
     """Parse YAML text into a :class:`Source`; raise StackError with every problem found."""
     if not text.strip() or all(

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from govnet import model as m
 from govnet.diagnostics import Diagnostic, StackError
+from govnet.perf import no_gc
 from govnet.rules import ValidStack, resolve
 from govnet.source import Source, load_source
 
@@ -183,6 +184,7 @@ def translate_errors(src: Source, exc: ValidationError) -> list[Diagnostic]:
 # ----------------------------------------------------------------- the stage
 
 
+@no_gc
 def validate_source(src: Source) -> ValidStack:
     """Validate parsed data; raise StackError with every diagnostic found."""
     try:
