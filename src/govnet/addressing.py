@@ -85,12 +85,6 @@ class Plan:
     def changed(self) -> bool:
         return bool(self.added or self.removed or self.moved)
 
-    def net(self, key: str) -> netaddr.IPNetwork:
-        return netaddr.IPNetwork(self.entries[key])
-
-    def get(self, key: str) -> str | None:
-        return self.entries.get(key)
-
 
 @dataclass(frozen=True)
 class _Need:

@@ -36,7 +36,7 @@ PORTS: dict[m.Platform, dict] = {
                            "wan": "GigabitEthernet0/0"},
 }
 
-#: Linux LAN interfaces are named after the zone's position in the site: lan0, lan1, ...
+#: Administrative distance of the backup static default towards the data center.
 FLOATING_DEFAULT_DISTANCE = 250
 
 
