@@ -85,6 +85,9 @@ class Plan:
     def changed(self) -> bool:
         return bool(self.added or self.removed or self.moved)
 
+    def get(self, key: str) -> str | None:
+        return self.entries.get(key)
+
 
 @dataclass(frozen=True)
 class _Need:
