@@ -6,6 +6,7 @@ exceptions, so the CLI can print all of them (text or JSON) and exit with code 2
 
 from __future__ import annotations
 
+import difflib
 import json
 from dataclasses import asdict, dataclass
 
@@ -35,6 +36,12 @@ class Diagnostic:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def closest(word, choices) -> str:
+    """The choice most like ``word`` (for "did you mean"), or "" when none is close."""
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    return close[0] if close else ""
 
 
 class StackError(Exception):

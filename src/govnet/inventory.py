@@ -17,7 +17,7 @@ import yaml
 from govnet.design import Design
 from govnet.output import write_changed
 from govnet.perf import no_gc
-from govnet.rules import ValidStack
+from govnet.rules import ValidStack, ancestors
 
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 PREFIX = "govnet_"
@@ -63,14 +63,10 @@ def build(vs: ValidStack, design: Design) -> Inventory:
     # county groups: the county's site and all units whose parent chain reaches it
     county_of: dict[str, str] = {}
     for name in vs.sites:
-        cur: str | None = name
-        seen: set[str] = set()
-        while cur is not None and cur not in seen:
-            seen.add(cur)
-            if vs.sites[cur].kind.value == "county":
-                county_of[name] = cur
+        for site in (name, *ancestors(vs.parents, name)):
+            if vs.sites[site].kind.value == "county":
+                county_of[name] = site
                 break
-            cur = vs.parents.get(cur)
     for name in vs.sites:
         inv.child(group_name("kind", vs.sites[name].kind.value), group_name("site", name))
         if name in county_of:

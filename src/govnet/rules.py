@@ -7,13 +7,12 @@ report every rule it breaks, each with the position in the file and how to fix i
 from __future__ import annotations
 
 import copy
-import difflib
 from collections import deque
 from dataclasses import dataclass, field
 
 from govnet import model as m
 from govnet import standard
-from govnet.diagnostics import Diagnostic, StackError
+from govnet.diagnostics import Diagnostic, StackError, closest
 from govnet.source import Source
 
 
@@ -44,6 +43,16 @@ def host_name(device_key: str) -> str:
     """Inventory / lab host name of a device: ``site-device``."""
     site, device = device_key.split(".", 1)
     return f"{site}-{device}"
+
+
+def ancestors(parents: dict[str, str | None], site: str):
+    """The sites above ``site``, nearest first; stops at the root or at a cycle."""
+    seen = {site}
+    cur = parents.get(site)
+    while cur is not None and cur not in seen:
+        yield cur
+        seen.add(cur)
+        cur = parents.get(cur)
 
 
 def _merge(base: dict, layer: dict | None) -> dict:
@@ -96,8 +105,8 @@ class _Rules:
 
     @staticmethod
     def guess(word, choices) -> str:
-        close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-        return f"did you mean {close[0]!r}? " if close else ""
+        close = closest(word, choices)
+        return f"did you mean {close!r}? " if close else ""
 
     # ------------------------------------------------------------------ run
 
@@ -118,14 +127,10 @@ class _Rules:
         for name, site in sites.items():
             if ("ospf_area" not in site.model_fields_set and site.kind == m.SiteKind.unit
                     and not unit_area_set):
-                parent = parents.get(name)
-                seen = {name}
-                while parent and parent not in seen:
-                    seen.add(parent)
+                for parent in ancestors(parents, name):
                     if "ospf_area" in sites[parent].model_fields_set or sites[parent].kind != m.SiteKind.unit:
                         site_settings[name]["ospf_area"] = site_settings[parent]["ospf_area"]
                         break
-                    parent = parents.get(parent)
         link_area, tunnels = self.link_params(st.links, site_of, site_settings, depth,
                                               device_settings) if links_ok else ({}, {})
         if self.diags:

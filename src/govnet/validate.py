@@ -7,7 +7,6 @@ into plain language; whole-stack rules live in :mod:`govnet.rules`.
 
 from __future__ import annotations
 
-import difflib
 import os
 import types
 import typing
@@ -15,7 +14,7 @@ import typing
 from pydantic import BaseModel, ValidationError
 
 from govnet import model as m
-from govnet.diagnostics import Diagnostic, StackError
+from govnet.diagnostics import Diagnostic, StackError, closest
 from govnet.perf import no_gc
 from govnet.rules import ValidStack, resolve
 from govnet.source import Source, load_source
@@ -99,11 +98,6 @@ def _describe(path: tuple) -> str:
     return out or "the stack"
 
 
-def _suggest(word: str, choices) -> str:
-    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
-    return close[0] if close else ""
-
-
 def translate_errors(src: Source, exc: ValidationError) -> list[Diagnostic]:
     diags: list[Diagnostic] = []
     seen: set = set()
@@ -124,7 +118,7 @@ def translate_errors(src: Source, exc: ValidationError) -> list[Diagnostic]:
             key = path[-1]
             cls = _model_at(path[:-1])
             allowed = sorted(cls.model_fields) if cls else []
-            guess = _suggest(key, allowed)
+            guess = closest(key, allowed)
             hint = f"did you mean {guess!r}?" if guess else (
                 f"allowed keys here: {', '.join(allowed)}" if allowed else "remove it")
             d = src.diag(path, "unknown-key", f"{_describe(path[:-1])}: unknown key {key!r}", hint,
@@ -132,7 +126,7 @@ def translate_errors(src: Source, exc: ValidationError) -> list[Diagnostic]:
         elif etype == "enum":
             expected = err.get("ctx", {}).get("expected", "")
             choices = [c.strip().strip("'") for c in expected.replace(" or ", ",").split(",")]
-            guess = _suggest(value, choices)
+            guess = closest(value, choices)
             hint = (f"did you mean {guess!r}? " if guess else "") + f"use one of: {', '.join(choices)}"
             d = src.diag(path, "bad-value", f"{where}: {value!r} is not allowed", hint)
         elif etype == "value_error":
