@@ -70,6 +70,8 @@ def build(vs: ValidStack, plan: Plan) -> Design:
         "domain": st.city.domain,
         "timezone": st.city.timezone,
         "internet_gateway": _first_host(e["internet-segment"]) if "internet-segment" in e else None,
+        "internet_segment": e.get("internet-segment"),
+        "management_network": str(st.address_plan.management),
     }
     # where the shared services live (servers' zone addresses, in file order)
     services: dict[str, list[dict]] = {s.value: [] for s in m.Service}
@@ -109,7 +111,7 @@ def build(vs: ValidStack, plan: Plan) -> Design:
             "platform": platform.value,
             "fqdn": f"{dev.name}.{site_name}.{st.city.domain}",
             "management": {"interface": ports["mgmt"], "address": mgmt,
-                           "gateway": _first_host(mgmt)},
+                           "gateway": _first_host(mgmt), "network": city["management_network"]},
             "interfaces": [],
             "static_routes": [],
             "tunnels": [],

@@ -58,7 +58,7 @@ def build(vs: ValidStack, design: Design) -> Inventory:
     inv.group("all")["vars"] = {
         f"{PREFIX}stack": design.stack,
         f"{PREFIX}city": design.city,
-        f"{PREFIX}services": {k: v for k, v in design.services.items() if v},
+        f"{PREFIX}city_services": {k: v for k, v in design.services.items() if v},
     }
     # county groups: the county's site and all units whose parent chain reaches it
     county_of: dict[str, str] = {}
