@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = ["example-city", "example-metro"]
+EXAMPLES = ["example-city", "example-metro", "smoke-town"]
 
 
 @pytest.fixture(autouse=True)

@@ -17,7 +17,7 @@ from govnet import cli, inventory, render, schema
 from govnet.output import diff_tree
 from govnet.pipeline import LockMode, compile_stack
 
-EXAMPLES = ["example-city", "example-metro"]
+EXAMPLES = ["example-city", "example-metro", "smoke-town"]
 
 
 @pytest.fixture(scope="module", params=EXAMPLES)

@@ -1,0 +1,174 @@
+"""Drive Pulumi through its Automation API: a local file backend, passphrase secrets, no cloud.
+
+The project is ``<root>/stacks`` (Pulumi.yaml + __main__.py); each stack file there is the Pulumi
+stack of the same name. Everything the engine writes lives in ``<root>/.govnet/`` (git-ignored):
+the Pulumi state, the passphrase that encrypts its secrets (generated on first use, mode 0600),
+and per stack the SSH key Ansible uses on the lab.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pulumi import automation as auto
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class Project:
+    """Where one stack file's project, state and tools are."""
+
+    stack_file: Path
+
+    @property
+    def name(self) -> str:
+        return self.stack_file.stem
+
+    @property
+    def stack_dir(self) -> Path:
+        return self.stack_file.resolve().parent
+
+    @property
+    def root(self) -> Path:
+        return self.stack_dir.parent
+
+    @property
+    def state(self) -> Path:
+        return Path(os.environ.get("GOVNET_STATE_DIR", self.root / ".govnet"))
+
+    @property
+    def stack_state(self) -> Path:
+        return self.state / "stacks" / self.name
+
+    def ssh_key(self) -> Path:
+        """The stack's SSH key pair (made at first use, never committed)."""
+        key = self.stack_state / "ssh" / "id_ed25519"
+        if not key.is_file():
+            key.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C",
+                            f"govnet@{self.name}", "-f", str(key)], check=True)
+        return key
+
+    def passphrase(self) -> str:
+        path = self.state / "pulumi-passphrase"
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_urlsafe(32))
+        return path.read_text().strip()
+
+
+def pulumi_bin(root: Path) -> Path | None:
+    """The project's own Pulumi build (scripts/install-pulumi.sh), else one on PATH."""
+    own = root / ".tools" / "pulumi" / "bin"
+    if (own / "pulumi").is_file():
+        return own
+    found = shutil.which("pulumi")
+    return Path(found).parent if found else None
+
+
+def environment(project: Project) -> dict[str, str]:
+    bindir = pulumi_bin(project.root)
+    if bindir is None:
+        raise RuntimeError("the Pulumi CLI is not installed: run scripts/setup "
+                           "(it builds Pulumi from its Go modules into .tools/pulumi)")
+    backend = project.state / "pulumi"
+    backend.mkdir(parents=True, exist_ok=True)
+    # the language host runs __main__.py with the first python3 on PATH: this venv's
+    path = os.pathsep.join([str(Path(sys.executable).parent), str(bindir), os.environ.get("PATH", "")])
+    return {
+        "PATH": path,
+        "PULUMI_BACKEND_URL": backend.resolve().as_uri(),
+        "PULUMI_CONFIG_PASSPHRASE": project.passphrase(),
+        "PULUMI_HOME": str((project.state / "pulumi-home").resolve()),
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+        "PULUMI_DIY_BACKEND_NO_LEGACY_WARNING": "true",
+        "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK": "true",
+    }
+
+
+def has_stack(project: Project) -> bool:
+    """Whether the file backend holds a Pulumi stack of this name."""
+    backend = project.state / "pulumi" / ".pulumi" / "stacks"
+    return any(backend.glob(f"*/{project.name}.json")) or any(backend.glob(f"{project.name}.json"))
+
+
+def stack(project: Project, config: dict[str, str] | None = None) -> auto.Stack:
+    env = environment(project)
+    os.environ.update({k: v for k, v in env.items() if k != "PATH"})
+    command = auto.PulumiCommand(root=str(Path(env["PATH"].split(os.pathsep)[1]).parent),
+                                 skip_version_check=True)
+    opts = auto.LocalWorkspaceOptions(work_dir=str(project.stack_dir), env_vars=env,
+                                      secrets_provider="passphrase", pulumi_command=command,
+                                      pulumi_home=env["PULUMI_HOME"])
+    st = auto.create_or_select_stack(project.name, work_dir=str(project.stack_dir), opts=opts)
+    if config:
+        st.set_all_config({k: auto.ConfigValue(v) for k, v in config.items()})
+    return st
+
+
+# --- progress -----------------------------------------------------------------------------------
+
+VERB = {"create": "creating", "delete": "deleting", "replace": "replacing", "update": "updating",
+        "create-replacement": "creating", "delete-replaced": "deleting"}
+KIND = {"LabHost": "host", "LabPort": "port", "LabCable": "cable", "LabGateway": "gateway",
+        "LabFabric": "lab network", "SshHost": "ssh host", "WireGuardKeys": "keys"}
+
+
+@dataclass
+class Progress:
+    """Turns Pulumi's engine events into one line per resource step, and counts them."""
+
+    say: Say
+    started: dict[str, float] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    failed: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @staticmethod
+    def _label(urn: str) -> str:
+        typ, name = urn.split("::")[-2:]
+        cls = typ.split("$")[-1].split(":")[-1]
+        return f"{KIND.get(cls, cls)} {name}"
+
+    def __call__(self, ev: auto.EngineEvent) -> None:
+        if ev.resource_pre_event:
+            md = ev.resource_pre_event.metadata
+            op = md.op.value if hasattr(md.op, "value") else str(md.op)
+            if op in {"same", "read", "refresh"} or md.type.startswith(("pulumi:", "govnet:")):
+                return
+            self.started[md.urn] = time.monotonic()
+            if not ev.resource_pre_event.planning:
+                self.say(f"  {VERB.get(op, op)} {self._label(md.urn)} …")
+        elif ev.res_outputs_event:
+            md = ev.res_outputs_event.metadata
+            op = md.op.value if hasattr(md.op, "value") else str(md.op)
+            if op == "same" or md.type.startswith(("pulumi:", "govnet:")):
+                return
+            self.counts[op] = self.counts.get(op, 0) + 1
+            took = time.monotonic() - self.started.get(md.urn, time.monotonic())
+            self.say(f"  {op:<7} {self._label(md.urn)} ({took:.1f} s)")
+        elif ev.res_op_failed_event:
+            md = ev.res_op_failed_event.metadata
+            self.failed.append(self._label(md.urn))
+        elif ev.diagnostic_event and ev.diagnostic_event.severity == "error":
+            msg = ev.diagnostic_event.message.strip()
+            if msg:
+                self.errors.append(msg)
+
+
+def summary(changes: dict | None) -> str:
+    changes = changes or {}
+    parts = [f"{v} {k}" for k, v in sorted(changes.items()) if k != "same"]
+    same = changes.get("same", 0)
+    return ", ".join([*parts, f"{same} unchanged"]) if parts else f"no changes ({same} unchanged)"
