@@ -201,6 +201,100 @@ def cmd_schema(args) -> int:
     return EXIT_OK
 
 
+# ------------------------------------------------------------------ the main job
+
+
+def _out(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def cmd_up(args) -> int:
+    from govnet import job
+
+    try:
+        summary = job.up(args.stack, platform=args.platform, limit=args.limit,
+                         verify_after=not args.no_verify, say=_out)
+    except job.JobError as exc:
+        _say(f"govnet up: {exc}")
+        return EXIT_DIFF
+    if summary.ok and args.platform == "lab":
+        _out(f"the lab is up: 'govnet lab status {args.stack}' lists its hosts, "
+             f"'govnet lab shell HOST' opens a shell in one, 'govnet down {args.stack}' removes it")
+    return EXIT_OK if summary.ok else EXIT_DIFF
+
+
+def cmd_preview(args) -> int:
+    from govnet import job
+    from govnet.provision import engine
+
+    try:
+        changes, _ = job.provision(compile_stack(args.stack, LockMode.READ), args.platform, _out,
+                                   preview=True)
+    except job.JobError as exc:
+        _say(f"govnet preview: {exc}")
+        return EXIT_DIFF
+    _out(f"preview: {engine.summary(changes)}")
+    return EXIT_OK
+
+
+def cmd_verify(args) -> int:
+    from govnet import job
+
+    summary = job.run_verify(args.stack, platform=args.platform, limit=args.limit, say=_out)
+    return EXIT_OK if summary.ok else EXIT_DIFF
+
+
+def cmd_down(args) -> int:
+    from govnet import job
+
+    left = job.down(args.stack, say=_out)
+    return EXIT_OK if not left else EXIT_DIFF
+
+
+def _lab_name(stack: str) -> str:
+    return Path(stack).stem
+
+
+def cmd_lab_status(args) -> int:
+    from govnet.lab import fabric, hosts
+
+    lab = _lab_name(args.stack)
+    rows = hosts.status(lab)
+    if args.format == "json":
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    if not rows:
+        _out(f"lab {lab}: no hosts (bring it up with 'govnet up {args.stack}')")
+        return EXIT_OK
+    proxy = "running" if fabric.proxy_pid(lab) else "stopped"
+    _out(f"lab {lab}: {sum(r['running'] for r in rows)}/{len(rows)} hosts running; "
+         f"package proxy {proxy}")
+    _out(f"  {'HOST':<20} {'STATE':<8} {'MANAGEMENT':<16} {'PID':>7}  UPTIME")
+    now = time.time()
+    for r in rows:
+        up = f"{now - r['started']:.0f} s" if r["running"] and r.get("started") else "-"
+        _out(f"  {r['name']:<20} {'running' if r['running'] else 'stopped':<8} "
+             f"{r.get('mgmt', '-'):<16} {r.get('pid') or '-':>7}  {up}")
+    return EXIT_OK
+
+
+def cmd_lab_shell(args) -> int:
+    from govnet.lab import hosts
+
+    lab = _lab_name(args.stack)
+    st = hosts.read_state(lab, args.host)
+    if not st or not hosts.running(lab, args.host):
+        names = [r["name"] for r in hosts.status(lab)]
+        hint = diagnostics.closest(args.host, names)
+        _say(f"govnet lab shell: no running host {args.host!r} in lab {lab}"
+             + (f" — did you mean {hint!r}?" if hint else f"; hosts: {', '.join(names) or 'none'}"))
+        return EXIT_INVALID
+    leader = st.get("leader") or hosts.leader_pid(st["pid"])
+    argv = ["nsenter", "-t", str(leader), "-a", *(args.command or ["/bin/bash", "-l"])]
+    os.execvp(argv[0], argv)
+    return EXIT_OK  # not reached
+
+
 # ------------------------------------------------------------------ parser
 
 
@@ -208,7 +302,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="govnet",
         description="Infrastructure as code for a city's e-government network: validate a stack, "
-                    "plan its addresses, render configs and inventory, draw the topology.",
+                    "plan its addresses, render configs and inventory, draw the topology, and "
+                    "bring it up: provision, configure, verify.",
         epilog="Exit codes: 0 ok, 1 differences/failure, 2 invalid input, 130 interrupted.")
     p.add_argument("--debug", action="store_true", help="show Python tracebacks on internal errors")
     p.add_argument("--version", action="version", version=f"govnet {__version__}")
@@ -254,6 +349,43 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", default="schemas/govnet-stack.schema.json")
     s.add_argument("--check", action="store_true", help="exit 1 if the file is not current")
     s.set_defaults(func=cmd_schema)
+
+    s = sub.add_parser("up", help="the main job: validate, provision (Pulumi), configure "
+                       "(Ansible), verify (testinfra)")
+    s.add_argument("stack", metavar="STACK")
+    s.add_argument("--platform", choices=["lab", "ssh"], default="lab",
+                   help="lab: containers on this machine (default); ssh: existing hosts")
+    s.add_argument("--limit", help="configure and verify only these hosts or groups, e.g. "
+                   "county_wolong")
+    s.add_argument("--no-verify", action="store_true", help="skip the testinfra phase")
+    s.set_defaults(func=cmd_up)
+
+    s = sub.add_parser("preview", help="show what provisioning would create, replace or delete")
+    s.add_argument("stack", metavar="STACK")
+    s.add_argument("--platform", choices=["lab", "ssh"], default="lab")
+    s.set_defaults(func=cmd_preview)
+
+    s = sub.add_parser("verify", help="run the testinfra checks against the running hosts")
+    s.add_argument("stack", metavar="STACK")
+    s.add_argument("--platform", choices=["lab", "ssh"], default="lab")
+    s.add_argument("--limit", help="only hosts of this group or host name")
+    s.set_defaults(func=cmd_verify)
+
+    s = sub.add_parser("down", help="destroy what 'up' made and sweep the lab clean")
+    s.add_argument("stack", metavar="STACK")
+    s.set_defaults(func=cmd_down)
+
+    lab = sub.add_parser("lab", help="look at a running lab").add_subparsers(
+        dest="lab_command", required=True, metavar="LAB_COMMAND")
+    s = lab.add_parser("status", help="the lab's hosts and whether they run")
+    s.add_argument("stack", metavar="STACK", nargs="?", default="stacks/example-city.yaml")
+    s.add_argument("--format", choices=["text", "json"], default="text")
+    s.set_defaults(func=cmd_lab_status)
+    s = lab.add_parser("shell", help="a shell (or COMMAND) inside a lab host")
+    s.add_argument("host", metavar="HOST")
+    s.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND")
+    s.add_argument("--stack", default="stacks/example-city.yaml")
+    s.set_defaults(func=cmd_lab_shell)
     return p
 
 

@@ -1,0 +1,203 @@
+"""The main job: validate → provision (Pulumi) → configure (Ansible) → verify (testinfra).
+
+``up`` runs the four phases and stops at the first that fails, with a summary either way; ``down``
+destroys the Pulumi stack and then sweeps the lab, so it cleans up after a failed or interrupted
+``up`` too. Every phase prints its progress through ``say``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from govnet.pipeline import Compiled, LockMode, compile_stack
+
+Say = Callable[[str], None]
+
+
+class JobError(RuntimeError):
+    """A phase failed; the message says which and why (details were printed as they happened)."""
+
+
+@dataclass
+class Summary:
+    stack: str
+    platform: str
+    hosts: int = 0
+    changed: int = 0
+    changed_hosts: list[str] = field(default_factory=list)
+    failed_hosts: list[str] = field(default_factory=list)
+    provisioned: str = ""
+    tests_passed: int = 0
+    tests_failed: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+    ok: bool = False
+
+    def lines(self) -> list[str]:
+        secs = ", ".join(f"{k} {v:.0f} s" for k, v in self.seconds.items())
+        out = [f"summary of {self.stack} ({self.platform}): {'OK' if self.ok else 'FAILED'}",
+               f"  hosts: {self.hosts}; provisioned: {self.provisioned or '-'}",
+               f"  configured: changed={self.changed}"
+               + (f" on {', '.join(self.changed_hosts)}" if self.changed_hosts else " on every host")
+               + (f"; failed on {', '.join(self.failed_hosts)}" if self.failed_hosts else ""),
+               f"  verified: {self.tests_passed} tests passed, {self.tests_failed} failed",
+               f"  time: {secs}"]
+        return out
+
+
+def _phase(summary: Summary, name: str, say: Say):
+    class _Timer:
+        def __enter__(self):
+            self.t = time.monotonic()
+            say(f"==> {name}")
+            return self
+
+        def __exit__(self, *_exc):
+            summary.seconds[name] = round(time.monotonic() - self.t, 1)
+            return False
+    return _Timer()
+
+
+def _lab_config(compiled: Compiled, project, say: Say) -> dict[str, str]:
+    from govnet.lab import base, topology
+    from govnet.lab.system import require_root
+
+    require_root()
+    problems = topology.problems(compiled.design)
+    if problems:
+        raise JobError(f"{compiled.name} cannot run as a lab:\n  " + "\n  ".join(problems)
+                       + "\n  use --platform ssh for real hosts")
+    return {"govnet:platform": "lab", "govnet:base": str(base.ensure(say)),
+            "govnet:sshPublicKey": project.ssh_key().with_suffix(".pub").read_text().strip()}
+
+
+def provision(compiled: Compiled, platform: str, say: Say, *, preview: bool = False):
+    from pulumi import automation as auto
+
+    from govnet.provision import engine
+
+    project = engine.Project(compiled.path)
+    config = (_lab_config(compiled, project, say) if platform == "lab"
+              else {"govnet:platform": platform})
+    st = engine.stack(project, config)
+    progress = engine.Progress(say)
+    try:
+        if preview:
+            res = st.preview(on_event=progress, diff=False)
+            return res.change_summary, None
+        res = st.up(on_event=progress, continue_on_error=True)
+    except auto.CommandError as exc:
+        detail = "\n".join(progress.errors) or str(exc).strip()[-3000:]
+        failed = f" ({', '.join(progress.failed)})" if progress.failed else ""
+        raise JobError(f"provisioning failed{failed}:\n{detail}") from None
+    outputs = {k: v.value for k, v in res.outputs.items()}
+    return res.summary.resource_changes, outputs
+
+
+def up(stack_file: str | Path, *, platform: str = "lab", limit: str | None = None,
+       verify_after: bool = True, say: Say = print) -> Summary:
+    """Bring the stack up, configure and verify it. Raises :class:`JobError` on a failed phase,
+    after printing the summary of what ran."""
+    from govnet import configure, verify
+    from govnet.provision import engine
+
+    summary = Summary(Path(stack_file).stem, platform)
+    project = engine.Project(Path(stack_file))
+    try:
+        with _phase(summary, "validate", say):
+            compiled = compile_stack(stack_file, LockMode.READ)
+            summary.hosts = len(compiled.design.hosts)
+            say(f"  {summary.hosts} hosts, {len(compiled.vs.sites)} sites, "
+                f"{len(compiled.vs.stack.links)} links: valid")
+        with _phase(summary, "render", say):
+            from govnet import render
+
+            configs = project.stack_state / "configs"
+            files = render.render(compiled.design,
+                                  management_supernet=compiled.vs.stack.address_plan.management)
+            render.write(files, configs)
+            say(f"  {len(files)} device configuration(s) in {configs}")
+        with _phase(summary, "provision", say):
+            changes, outputs = provision(compiled, platform, say)
+            summary.provisioned = engine.summary(changes)
+            say(f"  {summary.provisioned}")
+        with _phase(summary, "configure", say):
+            conv = configure.run(project, platform, secrets=outputs, limit=limit, say=say,
+                                 extravars={"router__config_dir": str(configs)})
+            summary.changed = conv.changed
+            summary.changed_hosts = sorted(h for h, s in conv.stats.items() if s["changed"])
+            summary.failed_hosts = sorted(h for h, s in conv.stats.items()
+                                          if s["failed"] or s["unreachable"])
+            if not conv.ok:
+                raise JobError("configuration failed:\n  " + "\n  ".join(conv.failures[:20]))
+        if verify_after:
+            with _phase(summary, "verify", say):
+                ver = verify.run(project, platform, limit=limit, say=say)
+                summary.tests_passed, summary.tests_failed = ver.passed, len(ver.failed)
+                if not ver.ok:
+                    raise JobError(f"verification failed: {len(ver.failed)} test(s)"
+                                   + (f" (pytest exit {ver.exit_code})" if not ver.failed else ""))
+        summary.ok = True
+    finally:
+        for line in summary.lines():
+            say(line)
+        _record(project, summary)
+    return summary
+
+
+def run_verify(stack_file: str | Path, *, platform: str = "lab", limit: str | None = None,
+               say: Say = print) -> Summary:
+    from govnet import verify
+    from govnet.provision import engine
+
+    summary = Summary(Path(stack_file).stem, platform)
+    compiled = compile_stack(stack_file, LockMode.READ)
+    summary.hosts = len(compiled.design.hosts)
+    with _phase(summary, "verify", say):
+        ver = verify.run(engine.Project(Path(stack_file)), platform, limit=limit, say=say)
+    summary.tests_passed, summary.tests_failed = ver.passed, len(ver.failed)
+    summary.ok = ver.ok
+    for line in summary.lines():
+        say(line)
+    return summary
+
+
+def down(stack_file: str | Path, *, say: Say = print) -> list[str]:
+    """Destroy the stack's resources and sweep the lab; return what is left (empty on success)."""
+    import shutil
+
+    from pulumi import automation as auto
+
+    from govnet.lab import teardown
+    from govnet.lab.system import require_root
+    from govnet.provision import engine
+
+    project = engine.Project(Path(stack_file))
+    name = project.name
+    if engine.has_stack(project):
+        say(f"==> destroying the Pulumi stack {name}")
+        st = engine.stack(project)
+        progress = engine.Progress(say)
+        try:
+            st.destroy(on_event=progress, continue_on_error=True)
+            st.workspace.remove_stack(name)
+        except auto.CommandError as exc:
+            say(f"  Pulumi could not destroy everything ({str(exc).strip()[-300:]}); "
+                "the sweep below removes what is left")
+            st.workspace.remove_stack(name, force=True)
+    say(f"==> sweeping the lab {name}")
+    require_root()
+    teardown.sweep(name)
+    shutil.rmtree(project.stack_state / "ansible", ignore_errors=True)
+    left = teardown.leftovers(name)
+    say("  nothing left" if not left else "  still present: " + "; ".join(left))
+    return left
+
+
+def _record(project, summary: Summary) -> None:
+    path = project.stack_state / "last-run.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(asdict(summary), indent=2) + "\n")

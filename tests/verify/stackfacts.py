@@ -1,0 +1,97 @@
+"""What the verification suite expects, derived from the stack named by GOVNET_VERIFY_STACK."""
+
+from __future__ import annotations
+
+import os
+import time
+from functools import cache
+
+STACK = os.environ.get("GOVNET_VERIFY_STACK")
+
+
+@cache
+def compiled():
+    from govnet.pipeline import LockMode, compile_stack
+
+    return compile_stack(STACK, LockMode.READ)
+
+
+@cache
+def selected() -> tuple[str, ...]:
+    """Host names within ``GOVNET_VERIFY_LIMIT`` (a host, or an inventory group), else all."""
+    from govnet import inventory
+
+    c = compiled()
+    limit = os.environ.get("GOVNET_VERIFY_LIMIT")
+    if not limit:
+        return tuple(c.design.hosts)
+    inv = inventory.build(c.vs, c.design)
+    chosen: set[str] = set()
+    for part in limit.split(","):
+        if part in c.design.hosts:
+            chosen.add(part)
+            continue
+        todo = [part]
+        while todo:
+            g = inv.groups.get(todo.pop())
+            if g:
+                chosen.update(g["hosts"])
+                todo.extend(g["children"])
+    return tuple(h for h in c.design.hosts if h in chosen)
+
+
+def facts(name: str) -> dict:
+    return compiled().design.hosts[name]
+
+
+@cache
+def connect(name: str):
+    import testinfra
+
+    if os.environ.get("GOVNET_VERIFY_PLATFORM", "lab") == "lab":
+        hostkeys = "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
+    else:
+        state = os.path.dirname(os.path.dirname(os.path.dirname(os.environ["GOVNET_VERIFY_KEY"])))
+        hostkeys = f"-o StrictHostKeyChecking=accept-new -o UserKnownHostsFile={state}/known_hosts"
+    addr = facts(name)["management"]["address"].split("/")[0]
+    return testinfra.get_host(f"ssh://root@{addr}", ssh_identity_file=os.environ["GOVNET_VERIFY_KEY"],
+                              ssh_extra_args=hostkeys)
+
+
+def eventually(check, timeout: float = 60.0, interval: float = 2.0):
+    """Retry ``check`` (which asserts) until it passes or ``timeout`` runs out; routing
+    protocols and log forwarding settle some seconds after the configuration run."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return check()
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(interval)
+
+
+def county_hosts() -> list[str]:
+    return [h for h in selected() if facts(h)["site_kind"] in ("county", "unit")]
+
+
+def dc_servers() -> list[tuple[str, str]]:
+    """(host, LAN address) of every server in the data center."""
+    out = []
+    for name, h in compiled().design.hosts.items():
+        if h["site_kind"] == "datacenter" and h["role"] == "server":
+            lan = [i for i in h["interfaces"] if i["kind"] == "lan"]
+            if lan:
+                out.append((name, lan[0]["address"].split("/")[0]))
+    return out
+
+
+def links() -> list[tuple[str, str, dict]]:
+    """(link id, host on side a, its interface facts) per routed link, each once."""
+    seen, out = set(), []
+    for name in selected():
+        for iface in facts(name)["interfaces"]:
+            if iface.get("link") and "ospf" in iface and iface["link"] not in seen:
+                seen.add(iface["link"])
+                out.append((iface["link"], name, iface))
+    return out
