@@ -28,6 +28,7 @@ class Summary:
     platform: str
     hosts: int = 0
     changed: int = 0
+    configured_hosts: list[str] = field(default_factory=list)
     changed_hosts: list[str] = field(default_factory=list)
     failed_hosts: list[str] = field(default_factory=list)
     provisioned: str = ""
@@ -83,7 +84,8 @@ def provision(compiled: Compiled, platform: str, say: Say, *, preview: bool = Fa
     config = (_lab_config(compiled, project, say) if platform == "lab"
               else {"govnet:platform": platform})
     st = engine.stack(project, config)
-    progress = engine.Progress(say)
+    engine.recover(project, st, say)
+    progress = engine.Progress(say, preview=preview)
     try:
         if preview:
             res = st.preview(on_event=progress, diff=False)
@@ -128,6 +130,7 @@ def up(stack_file: str | Path, *, platform: str = "lab", limit: str | None = Non
             conv = configure.run(project, platform, secrets=outputs, limit=limit, say=say,
                                  extravars={"router__config_dir": str(configs)})
             summary.changed = conv.changed
+            summary.configured_hosts = sorted(conv.stats)
             summary.changed_hosts = sorted(h for h, s in conv.stats.items() if s["changed"])
             summary.failed_hosts = sorted(h for h, s in conv.stats.items()
                                           if s["failed"] or s["unreachable"])
@@ -180,6 +183,7 @@ def down(stack_file: str | Path, *, say: Say = print) -> list[str]:
     if engine.has_stack(project):
         say(f"==> destroying the Pulumi stack {name}")
         st = engine.stack(project)
+        engine.recover(project, st, say)
         progress = engine.Progress(say)
         try:
             st.destroy(on_event=progress, continue_on_error=True)

@@ -25,6 +25,9 @@ from govnet.lab.fabric import ensure_netns, remove_netns
 from govnet.lab.system import LabError, ip, link_exists, mounted, mounts_under, pid_alive, run
 
 BOOT_TIMEOUT = float(os.environ.get("GOVNET_BOOT_TIMEOUT", "60"))
+#: fault injection for tests of `govnet up`'s error path: hosts named here boot into rescue mode
+#: (no SSH), as a host with a broken disk would
+FAULT_HOSTS_ENV = "GOVNET_LAB_FAULT_BOOT"
 STOP_TIMEOUT = 10.0
 
 
@@ -111,6 +114,8 @@ def start(spec: HostSpec) -> dict:
             f"--network-namespace-path=/run/netns/{ns}", "--capability=CAP_NET_ADMIN",
             "--resolv-conf=off", "--timezone=off", "--link-journal=no", "--console=read-only",
             "--bind=/dev/net/tun"]
+    if spec.name in os.environ.get(FAULT_HOSTS_ENV, "").split(","):
+        argv += ["--", "systemd.unit=rescue.target"]
     env = {**os.environ, "SYSTEMD_NSPAWN_API_VFS_WRITABLE": "network"}
     with open(console, "wb") as out:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,

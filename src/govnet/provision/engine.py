@@ -8,9 +8,12 @@ and per stack the SSH key Ansible uses on the lab.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -117,6 +120,39 @@ def stack(project: Project, config: dict[str, str] | None = None) -> auto.Stack:
     return st
 
 
+def recover(project: Project, st: auto.Stack, say: Say) -> None:
+    """Make a stack usable after an interrupted run: remove locks of Pulumi processes that are
+    gone, stop their orphaned plugins, and drop pending operations (the lab's operations are
+    idempotent, so a pending create is simply done again)."""
+    locks = project.state / "pulumi" / ".pulumi" / "locks"
+    for lock in locks.glob(f"*/*/{project.name}/*.json"):
+        try:
+            pid = json.loads(lock.read_text()).get("pid")
+        except (OSError, ValueError):
+            continue
+        if pid and not Path(f"/proc/{pid}").exists():
+            say(f"  removing the lock of an interrupted Pulumi run (pid {pid})")
+            lock.unlink(missing_ok=True)
+            Path(str(lock) + ".attrs").unlink(missing_ok=True)
+    bindir = pulumi_bin(project.root)
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        plugin = any(a.decode(errors="replace").startswith(f"{bindir}/pulumi-") for a in argv[:2])
+        if plugin and ppid == 1:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(proc.name), signal.SIGKILL)
+    deployment = st.export_stack()
+    pending = deployment.deployment.get("pending_operations") if deployment.deployment else None
+    if pending:
+        say(f"  dropping {len(pending)} pending operation(s) of an interrupted run")
+        deployment.deployment["pending_operations"] = []
+        st.import_stack(deployment)
+
+
 # --- progress -----------------------------------------------------------------------------------
 
 VERB = {"create": "creating", "delete": "deleting", "replace": "replacing", "update": "updating",
@@ -130,6 +166,7 @@ class Progress:
     """Turns Pulumi's engine events into one line per resource step, and counts them."""
 
     say: Say
+    preview: bool = False
     started: dict[str, float] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     failed: list[str] = field(default_factory=list)
@@ -156,6 +193,9 @@ class Progress:
             if op == "same" or md.type.startswith(("pulumi:", "govnet:")):
                 return
             self.counts[op] = self.counts.get(op, 0) + 1
+            if self.preview:
+                self.say(f"  + {op} {self._label(md.urn)}")
+                return
             took = time.monotonic() - self.started.get(md.urn, time.monotonic())
             self.say(f"  {op:<7} {self._label(md.urn)} ({took:.1f} s)")
         elif ev.res_op_failed_event:

@@ -1,0 +1,74 @@
+"""The main job for real: example-city brought up as a lab, configured, verified, re-run with no
+change, limited to one county, and torn down leaving nothing behind.
+
+Slow (minutes) and needs root: ``pytest -m 'not lab'`` skips this tier locally; CI always runs it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from lab_support import govnet, last_run, leftovers, require_lab
+
+pytestmark = pytest.mark.lab
+STACK = "stacks/example-city.yaml"
+LAB = "example-city"
+
+
+@pytest.fixture(scope="module")
+def city():
+    require_lab()
+    first = govnet("up", STACK)
+    try:
+        yield first, last_run(LAB)
+    finally:
+        govnet("down", STACK)
+
+
+def test_up_provisions_configures_and_verifies(city):
+    proc, summary = city
+    assert proc.returncode == 0
+    assert summary["ok"]
+    assert summary["hosts"] == 12
+    assert summary["tests_passed"] > 0
+    assert summary["tests_failed"] == 0
+
+
+def test_up_reports_every_phase(city):
+    proc, _ = city
+    for phase in ("==> validate", "==> render", "==> provision", "==> configure", "==> verify"):
+        assert phase in proc.stdout
+    assert "create  host dc-core1" in proc.stdout
+
+
+def test_second_up_changes_nothing(city):
+    proc = govnet("up", STACK)
+    summary = last_run(LAB)
+    assert proc.returncode == 0
+    assert summary["provisioned"].startswith("no changes")
+    assert summary["changed"] == 0, f"changed on {summary['changed_hosts']}"
+    assert len(summary["configured_hosts"]) == 12
+
+
+def test_limit_configures_one_county_only(city):
+    proc = govnet("up", STACK, "--limit", "county_wolong")
+    summary = last_run(LAB)
+    assert proc.returncode == 0
+    assert sorted(summary["configured_hosts"]) == ["wolong-edu-gw1", "wolong-gw1"]
+
+
+def test_lab_status_lists_every_host_running(city):
+    proc = govnet("lab", "status", STACK)
+    assert proc.returncode == 0
+    assert "12/12 hosts running" in proc.stdout
+
+
+def test_lab_shell_runs_inside_the_host(city):
+    proc = govnet("lab", "shell", "--stack", STACK, "xixia-gw1", "hostname")
+    assert proc.stdout.strip() == "xixia-gw1"
+
+
+def test_down_leaves_nothing(city):
+    proc = govnet("down", STACK)
+    assert proc.returncode == 0
+    assert leftovers(LAB) == []
