@@ -161,7 +161,8 @@ def console_tail(lab: str, host: str, lines: int = 25) -> str:
         text = (layout.host_dir(lab, host) / "console.log").read_text(errors="replace")
     except OSError:
         return "(no console log)"
-    return "\n".join(text.splitlines()[-lines:])
+    kept = [line.rstrip() for line in text.splitlines() if line.strip()]
+    return "\n".join(kept[-lines:])
 
 
 def leader_pid(nspawn_pid: int) -> int | None:

@@ -203,8 +203,9 @@ class Progress:
             self.failed.append(self._label(md.urn))
         elif ev.diagnostic_event and ev.diagnostic_event.severity == "error":
             msg = ev.diagnostic_event.message.strip()
-            if msg:
-                self.errors.append(msg)
+            # the program's own traceback only repeats the resource's error
+            if msg and not msg.startswith(("Program failed", "update failed", "Traceback")):
+                self.errors.append(msg.removeprefix("Exception calling application: "))
 
 
 def summary(changes: dict | None) -> str:
