@@ -15,7 +15,7 @@ import time
 import pytest
 import yaml
 
-from lab_support import ROOT, govnet, leftovers, require_lab
+from lab_support import ROOT, govnet, last_run, leftovers, require_lab
 
 pytestmark = pytest.mark.lab
 STACK = "stacks/smoke-town.yaml"
@@ -106,3 +106,17 @@ def test_preview_of_an_added_county_only_creates(clean_lab, tmp_path):
     assert "create" in totals
     for verb in ("update", "replace", "delete"):
         assert verb not in totals
+
+
+def test_same_playbooks_serve_existing_hosts_over_ssh(clean_lab, tmp_path):
+    """The ssh platform: the running lab hosts stand in for real machines. A separate Pulumi state
+    records them (nothing is created), and the same playbooks and checks run over plain SSH."""
+    assert govnet("up", STACK, "--no-verify").returncode == 0
+    key = ROOT / ".govnet" / "stacks" / LAB / "ssh" / "id_ed25519"
+    env = {"GOVNET_STATE_DIR": str(tmp_path / "state"), "GOVNET_SSH_KEY": str(key)}
+    proc = govnet("up", STACK, "--platform", "ssh", env=env)
+    assert proc.returncode == 0
+    assert "create  ssh host dc-core1" in proc.stdout
+    summary = last_run(LAB, tmp_path / "state")
+    assert summary["changed"] == 0
+    assert summary["tests_failed"] == 0 and summary["tests_passed"] > 0

@@ -50,6 +50,7 @@ def run(project: Project, platform: str, *, limit: str | None = None, keyword: s
     env = {"GOVNET_VERIFY_STACK": str(project.stack_file.resolve()),
            "GOVNET_VERIFY_KEY": str(project.ssh_key()),
            "GOVNET_VERIFY_PLATFORM": platform,
+           "GOVNET_VERIFY_KNOWN_HOSTS": str(project.state / "known_hosts"),
            "GOVNET_VERIFY_LIMIT": limit or ""}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)

@@ -51,8 +51,8 @@ def connect(name: str):
     if os.environ.get("GOVNET_VERIFY_PLATFORM", "lab") == "lab":
         hostkeys = "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
     else:
-        state = os.path.dirname(os.path.dirname(os.path.dirname(os.environ["GOVNET_VERIFY_KEY"])))
-        hostkeys = f"-o StrictHostKeyChecking=accept-new -o UserKnownHostsFile={state}/known_hosts"
+        known = os.environ["GOVNET_VERIFY_KNOWN_HOSTS"]
+        hostkeys = f"-o StrictHostKeyChecking=accept-new -o UserKnownHostsFile={known}"
     addr = facts(name)["management"]["address"].split("/")[0]
     return testinfra.get_host(f"ssh://root@{addr}", ssh_identity_file=os.environ["GOVNET_VERIFY_KEY"],
                               ssh_extra_args=hostkeys)

@@ -53,7 +53,10 @@ class Project:
         return self.state / "stacks" / self.name
 
     def ssh_key(self) -> Path:
-        """The stack's SSH key pair (made at first use, never committed)."""
+        """The private key Ansible and the checks connect with: ``$GOVNET_SSH_KEY`` (the
+        operator's key for real hosts), else the stack's own pair, made at first use."""
+        if os.environ.get("GOVNET_SSH_KEY"):
+            return Path(os.environ["GOVNET_SSH_KEY"])
         key = self.stack_state / "ssh" / "id_ed25519"
         if not key.is_file():
             key.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
