@@ -120,3 +120,18 @@ def test_same_playbooks_serve_existing_hosts_over_ssh(clean_lab, tmp_path):
     summary = last_run(LAB, tmp_path / "state")
     assert summary["changed"] == 0
     assert summary["tests_failed"] == 0 and summary["tests_passed"] > 0
+
+
+def test_up_recreates_a_host_that_died(clean_lab):
+    """Pulumi refreshes lab resources first: a host gone from the machine (crash, reboot) and its
+    cables come back with the next up; nothing else is touched."""
+    assert govnet("up", STACK, "--no-verify").returncode == 0
+    from govnet.lab import hosts
+
+    hosts.stop(LAB, "north-gw1")
+    proc = govnet("up", STACK, "--no-verify")
+    assert proc.returncode == 0
+    assert "create  host north-gw1" in proc.stdout
+    assert "create  cable dc.core1~north.gw1" in proc.stdout
+    assert "create  host dc-core1" not in proc.stdout
+    assert all(h["running"] for h in hosts.status(LAB))

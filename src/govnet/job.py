@@ -90,7 +90,8 @@ def provision(compiled: Compiled, platform: str, say: Say, *, preview: bool = Fa
         if preview:
             res = st.preview(on_event=progress, diff=False)
             return res.change_summary, None
-        res = st.up(on_event=progress, continue_on_error=True)
+        # refresh first: what died or vanished from the machine is created again
+        res = st.up(on_event=progress, continue_on_error=True, refresh=platform == "lab")
     except auto.CommandError as exc:
         detail = "\n".join(progress.errors) or str(exc).strip()[-3000:]
         failed = f" ({', '.join(progress.failed)})" if progress.failed else ""

@@ -77,15 +77,13 @@ def _mgmt(spec: HostSpec, ns: str) -> None:
         if link_exists(peer):
             ip("link", "del", peer)
         ip("link", "add", "mgmt0", "netns", ns, "type", "veth", "peer", "name", peer)
-    ip("link", "set", peer, "master", layout.mgmt_bridge(spec.lab), "up")
+    bridge = layout.mgmt_bridge(spec.lab)
+    ip("link", "set", peer, "master", bridge, "up")
+    # a host made again has a new MAC: forget the old one, or SSH waits ~30 s for ARP to expire
+    ip("neigh", "flush", "to", spec.mgmt_address.split("/")[0], "dev", bridge, check=False)
     ip("addr", "replace", spec.mgmt_address, "dev", "mgmt0", netns=ns)
     ip("link", "set", "mgmt0", "up", netns=ns)
     ip("route", "replace", spec.mgmt_network, "via", spec.mgmt_gateway, "dev", "mgmt0", netns=ns)
-
-
-def _enter_cgroups(dirs: list[Path]) -> None:  # runs in the child, between fork and exec
-    for d in dirs:
-        (d / "cgroup.procs").write_text(str(os.getpid()))
 
 
 def start(spec: HostSpec) -> dict:
@@ -117,10 +115,14 @@ def start(spec: HostSpec) -> dict:
     if spec.name in os.environ.get(FAULT_HOSTS_ENV, "").split(","):
         argv += ["--", "systemd.unit=rescue.target"]
     env = {**os.environ, "SYSTEMD_NSPAWN_API_VFS_WRITABLE": "network"}
+    # a small shell joins the host's cgroups, then becomes systemd-nspawn (no preexec_fn: the
+    # provider that calls this is multi-threaded)
+    join = "".join(f'echo $$ > "{d}/cgroup.procs" && ' for d in cgroups)
+    launcher = ["/bin/sh", "-c", join + 'exec "$0" "$@"', *argv]
     with open(console, "wb") as out:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True, close_fds=True, env=env,
-                                preexec_fn=lambda: _enter_cgroups(cgroups))  # noqa: PLW1509
+        proc = subprocess.Popen(launcher, stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
+                                env=env)
     st = {"name": spec.name, "pid": proc.pid, "netns": ns, "mgmt": spec.mgmt_address.split("/")[0],
           "started": time.time()}
     _state_path(spec.lab, spec.name).write_text(json.dumps(st))

@@ -193,7 +193,7 @@ class Progress:
         elif ev.res_outputs_event:
             md = ev.res_outputs_event.metadata
             op = md.op.value if hasattr(md.op, "value") else str(md.op)
-            if op == "same" or md.type.startswith(("pulumi:", "govnet:")):
+            if op in {"same", "refresh", "read"} or md.type.startswith(("pulumi:", "govnet:")):
                 return
             self.counts[op] = self.counts.get(op, 0) + 1
             if self.preview:

@@ -10,7 +10,7 @@ import base64
 import socket
 
 from pulumi import Input, Output, ResourceOptions
-from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider
 
 
 class _ReplaceOnChange(ResourceProvider):
@@ -21,6 +21,14 @@ class _ReplaceOnChange(ResourceProvider):
         changed = [k for k in self.KEYS if olds.get(k) != news.get(k)]
         return DiffResult(changes=bool(changed), replaces=changed, stables=[],
                           delete_before_replace=True)
+
+    def exists(self, _props) -> bool:
+        return True
+
+    def read(self, id_, props):
+        """Refresh: a resource that is gone from the machine (a host that died, a lab wiped by a
+        reboot) reads as deleted, so the next ``up`` creates it again."""
+        return ReadResult(id_, props) if self.exists(props) else ReadResult("", {})
 
 
 class FabricProvider(_ReplaceOnChange):
@@ -36,6 +44,11 @@ class FabricProvider(_ReplaceOnChange):
         from govnet.lab import fabric
         fabric.remove_fabric(props["lab"])
 
+    def exists(self, props):
+        from govnet.lab import fabric, layout
+        from govnet.lab.system import link_exists
+        return link_exists(layout.mgmt_bridge(props["lab"])) and bool(fabric.proxy_pid(props["lab"]))
+
 
 class GatewayProvider(_ReplaceOnChange):
     KEYS = ("lab", "site", "gateway")
@@ -48,6 +61,12 @@ class GatewayProvider(_ReplaceOnChange):
     def delete(self, _id, props):
         from govnet.lab import fabric
         fabric.remove_gateway(props["lab"], props["gateway"])
+
+    def exists(self, props):
+        from govnet.lab import layout
+        from govnet.lab.system import ip
+        shown = ip("-br", "addr", "show", "dev", layout.mgmt_bridge(props["lab"]), check=False)
+        return f" {props['gateway']}" in f" {shown.stdout}"
 
 
 class HostProvider(_ReplaceOnChange):
@@ -65,6 +84,10 @@ class HostProvider(_ReplaceOnChange):
         from govnet.lab import hosts
         hosts.stop(props["lab"], props["name"])
 
+    def exists(self, props):
+        from govnet.lab import hosts
+        return hosts.running(props["lab"], props["name"])
+
 
 class PortProvider(_ReplaceOnChange):
     KEYS = ("lab", "host", "iface", "segment")
@@ -77,6 +100,12 @@ class PortProvider(_ReplaceOnChange):
     def delete(self, _id, props):
         from govnet.lab import fabric
         fabric.remove_iface(props["lab"], props["host"], props["iface"])
+
+    def exists(self, props):
+        from govnet.lab import layout
+        from govnet.lab.system import link_exists, netns_exists
+        ns = layout.host_netns(props["lab"], props["host"])
+        return netns_exists(ns) and link_exists(props["iface"], ns)
 
 
 class CableProvider(_ReplaceOnChange):
@@ -91,6 +120,13 @@ class CableProvider(_ReplaceOnChange):
     def delete(self, _id, props):
         from govnet.lab import fabric
         fabric.remove_iface(props["lab"], props["a_host"], props["a_iface"])
+
+    def exists(self, props):
+        from govnet.lab import layout
+        from govnet.lab.system import link_exists, netns_exists
+        ends = ((props["a_host"], props["a_iface"]), (props["b_host"], props["b_iface"]))
+        return all(netns_exists(layout.host_netns(props["lab"], h))
+                   and link_exists(i, layout.host_netns(props["lab"], h)) for h, i in ends)
 
 
 class SshHostProvider(_ReplaceOnChange):
