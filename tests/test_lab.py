@@ -50,6 +50,13 @@ def test_second_up_changes_nothing(city):
     assert len(summary["configured_hosts"]) == 12
 
 
+def test_check_mode_changes_nothing_and_reports_nothing_to_change(city):
+    proc = govnet("up", STACK, "--check")
+    assert proc.returncode == 0
+    assert "check mode: nothing was changed" in proc.stdout
+    assert "would change=0" in proc.stdout
+
+
 def test_limit_configures_one_county_only(city):
     proc = govnet("up", STACK, "--limit", "county_wolong")
     summary = last_run(LAB)

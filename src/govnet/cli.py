@@ -213,11 +213,11 @@ def cmd_up(args) -> int:
 
     try:
         summary = job.up(args.stack, platform=args.platform, limit=args.limit,
-                         verify_after=not args.no_verify, say=_out)
+                         verify_after=not args.no_verify, check=args.check, say=_out)
     except job.JobError as exc:
         _say(f"govnet up: {exc}")
         return EXIT_DIFF
-    if summary.ok and args.platform == "lab":
+    if summary.ok and args.platform == "lab" and not args.check:
         _out(f"the lab is up: 'govnet lab status {args.stack}' lists its hosts, "
              f"'govnet lab shell HOST' opens a shell in one, 'govnet down {args.stack}' removes it")
     return EXIT_OK if summary.ok else EXIT_DIFF
@@ -358,6 +358,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--limit", help="configure and verify only these hosts or groups, e.g. "
                    "county_wolong")
     s.add_argument("--no-verify", action="store_true", help="skip the testinfra phase")
+    s.add_argument("--check", action="store_true", help="change nothing: preview provisioning "
+                   "and run Ansible in check/diff mode to show what would change")
     s.set_defaults(func=cmd_up)
 
     s = sub.add_parser("preview", help="show what provisioning would create, replace or delete")

@@ -32,6 +32,7 @@ class Summary:
     changed_hosts: list[str] = field(default_factory=list)
     failed_hosts: list[str] = field(default_factory=list)
     provisioned: str = ""
+    check: bool = False
     tests_passed: int = 0
     tests_failed: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
@@ -39,9 +40,10 @@ class Summary:
 
     def lines(self) -> list[str]:
         secs = ", ".join(f"{k} {v:.0f} s" for k, v in self.seconds.items())
-        out = [f"summary of {self.stack} ({self.platform}): {'OK' if self.ok else 'FAILED'}",
+        mode = ", check mode: nothing was changed" if self.check else ""
+        out = [f"summary of {self.stack} ({self.platform}{mode}): {'OK' if self.ok else 'FAILED'}",
                f"  hosts: {self.hosts}; provisioned: {self.provisioned or '-'}",
-               f"  configured: changed={self.changed}"
+               f"  configured: {'would change' if self.check else 'changed'}={self.changed}"
                + (f" on {', '.join(self.changed_hosts)}" if self.changed_hosts else " on every host")
                + (f"; failed on {', '.join(self.failed_hosts)}" if self.failed_hosts else ""),
                f"  verified: {self.tests_passed} tests passed, {self.tests_failed} failed",
@@ -89,7 +91,7 @@ def provision(compiled: Compiled, platform: str, say: Say, *, preview: bool = Fa
     try:
         if preview:
             res = st.preview(on_event=progress, diff=False)
-            return res.change_summary, None
+            return res.change_summary, {k: v.value for k, v in st.outputs().items()}
         # refresh first: what died or vanished from the machine is created again
         res = st.up(on_event=progress, continue_on_error=True, refresh=platform == "lab")
     except auto.CommandError as exc:
@@ -101,13 +103,16 @@ def provision(compiled: Compiled, platform: str, say: Say, *, preview: bool = Fa
 
 
 def up(stack_file: str | Path, *, platform: str = "lab", limit: str | None = None,
-       verify_after: bool = True, say: Say = print) -> Summary:
+       verify_after: bool = True, check: bool = False, say: Say = print) -> Summary:
     """Bring the stack up, configure and verify it. Raises :class:`JobError` on a failed phase,
-    after printing the summary of what ran."""
+    after printing the summary of what ran.
+
+    With ``check``, nothing changes: provisioning is previewed, and when every host already
+    exists Ansible runs in check and diff mode to show what it would change."""
     from govnet import configure, verify
     from govnet.provision import engine
 
-    summary = Summary(Path(stack_file).stem, platform)
+    summary = Summary(Path(stack_file).stem, platform, check=check)
     project = engine.Project(Path(stack_file))
     try:
         with _phase(summary, "validate", say):
@@ -124,11 +129,17 @@ def up(stack_file: str | Path, *, platform: str = "lab", limit: str | None = Non
             render.write(files, configs)
             say(f"  {len(files)} device configuration(s) in {configs}")
         with _phase(summary, "provision", say):
-            changes, outputs = provision(compiled, platform, say)
+            changes, outputs = provision(compiled, platform, say, preview=check)
             summary.provisioned = engine.summary(changes)
             say(f"  {summary.provisioned}")
+        if check and any(op != "same" for op in changes or {}):
+            say("  the hosts are not all provisioned: configuration can only be checked on "
+                "existing hosts (run 'govnet up' first)")
+            summary.ok = True
+            return summary
         with _phase(summary, "configure", say):
             conv = configure.run(project, platform, secrets=outputs, limit=limit, say=say,
+                                 check=check, diff=check,
                                  extravars={"router__config_dir": str(configs)})
             summary.changed = conv.changed
             summary.configured_hosts = sorted(conv.stats)
@@ -137,7 +148,7 @@ def up(stack_file: str | Path, *, platform: str = "lab", limit: str | None = Non
                                           if s["failed"] or s["unreachable"])
             if not conv.ok:
                 raise JobError("configuration failed:\n  " + "\n  ".join(conv.failures[:20]))
-        if verify_after:
+        if verify_after and not check:
             with _phase(summary, "verify", say):
                 ver = verify.run(project, platform, limit=limit, say=say)
                 summary.tests_passed, summary.tests_failed = ver.passed, len(ver.failed)
@@ -203,6 +214,6 @@ def down(stack_file: str | Path, *, say: Say = print) -> list[str]:
 
 
 def _record(project, summary: Summary) -> None:
-    path = project.stack_state / "last-run.json"
+    path = project.stack_state / ("last-check.json" if summary.check else "last-run.json")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(asdict(summary), indent=2) + "\n")
