@@ -134,7 +134,8 @@ def build(vs: ValidStack, plan: Plan) -> Design:
                                                                  if mode == "vpn" else "")})
             if mode in {"egress", "host"}:
                 h["static_routes"].append({"prefix": "0.0.0.0/0", "next_hop": city["internet_gateway"],
-                                           "distance": 1, "description": "Internet"})
+                                           "interface": ports["wan"], "distance": 1,
+                                           "description": "Internet"})
         if dev.role == m.Role.server and dev.zone and site.kind != m.SiteKind.internet:
             addr = e[f"host:{key}"]
             h["interfaces"].append({"name": "eth1" if platform == m.Platform.debian else
@@ -194,7 +195,7 @@ def build(vs: ValidStack, plan: Plan) -> Design:
                     if h["internet"] and h["internet"]["mode"] == "vpn":
                         h["static_routes"].append({"prefix": f"{tunnel['peer_public']}/32",
                                                    "next_hop": city["internet_gateway"],
-                                                   "distance": 1,
+                                                   "interface": ports["wan"], "distance": 1,
                                                    "description": f"tunnel to {peer_host}"})
                 else:
                     net = netaddr.IPNetwork(e[f"link:{link.id}"])
@@ -219,6 +220,7 @@ def build(vs: ValidStack, plan: Plan) -> Design:
                     if peer and vs.depth.get(site_of_host[peer], my_depth) < my_depth:
                         h["static_routes"].append({"prefix": "0.0.0.0/0",
                                                    "next_hop": iface["peer_address"],
+                                                   "interface": iface["name"],
                                                    "distance": FLOATING_DEFAULT_DISTANCE,
                                                    "description": "backup default towards the DC"})
                         break

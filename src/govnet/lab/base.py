@@ -22,11 +22,13 @@ SUITE = "bookworm"
 #: real through the lab's package proxy
 PACKAGES = ("systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "python3-apt",
             "iproute2", "iputils-ping", "procps", "ca-certificates")
-#: timers that would make hosts fetch packages or grind on their own during tests
+#: timers that would make hosts fetch packages or grind on their own during tests, and the
+#: console login prompt (operators use SSH, or `govnet lab shell`)
 MASKED = ("apt-daily.timer", "apt-daily-upgrade.timer", "dpkg-db-backup.timer", "e2scrub_all.timer",
-          "fstrim.timer", "systemd-tmpfiles-clean.timer")
+          "fstrim.timer", "systemd-tmpfiles-clean.timer", "console-getty.service",
+          "getty@.service")
 #: bump when the tweaks in _customise change
-RECIPE = 3
+RECIPE = 4
 
 SSH_HOSTKEYS_DROPIN = """\
 # govnet lab base: every host makes its own SSH host keys on first boot (the base has none)
