@@ -83,6 +83,10 @@ def run(project: Project, platform: str, *, secrets: dict | None = None, limit: 
         elif kind in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
             res = data.get("res", {})
             msg = res.get("msg") or res.get("stderr") or json.dumps(res)[:300]
+            for item in res.get("results") or []:  # a loop: say which items failed and why
+                if isinstance(item, dict) and item.get("failed"):
+                    msg += f"; {item.get('_ansible_item_label', item.get('item', '?'))}: " \
+                           f"{item.get('msg') or item.get('stderr') or ''}"
             what = "UNREACHABLE" if kind == "runner_on_unreachable" else "FAILED"
             say(f"    {host:<18} {what}  {task}: {msg}")
             result.failures.append(f"{host}: {task}: {msg}")

@@ -111,9 +111,7 @@ def has_stack(project: Project) -> bool:
 
 def stack(project: Project, config: dict[str, str] | None = None) -> auto.Stack:
     env = environment(project)
-    os.environ.update({k: v for k, v in env.items() if k != "PATH"})
-    command = auto.PulumiCommand(root=str(Path(env["PATH"].split(os.pathsep)[1]).parent),
-                                 skip_version_check=True)
+    command = auto.PulumiCommand(root=str(pulumi_bin(project.root).parent), skip_version_check=True)
     opts = auto.LocalWorkspaceOptions(work_dir=str(project.stack_dir), env_vars=env,
                                       secrets_provider="passphrase", pulumi_command=command,
                                       pulumi_home=env["PULUMI_HOME"])
