@@ -251,6 +251,28 @@ def cmd_down(args) -> int:
     return EXIT_OK if not left else EXIT_DIFF
 
 
+def cmd_compliance(args) -> int:
+    from govnet import compliance, job
+
+    findings = job.compliance(args.stack, platform=args.platform, limit=args.limit)
+    if args.format == "json":
+        text = compliance.to_json(findings)
+    elif args.format == "html":
+        text = compliance.to_html(findings, Path(args.stack).stem)
+    else:
+        text = compliance.to_table(findings)
+    if args.output:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.output).write_text(text + "\n", encoding="utf-8")
+        _say(f"wrote {args.output}")
+    else:
+        print(text)
+    failed = [f for f in findings if f.status == compliance.FAIL]
+    if failed and args.format != "text":
+        _say(f"{len(failed)} control(s) failed")
+    return EXIT_DIFF if failed else EXIT_OK
+
+
 def _lab_name(stack: str) -> str:
     return Path(stack).stem
 
@@ -372,6 +394,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--platform", choices=["lab", "ssh"], default="lab")
     s.add_argument("--limit", help="only hosts of this group or host name")
     s.set_defaults(func=cmd_verify)
+
+    s = sub.add_parser("compliance", help="等保 2.0 level 3 report from the running hosts: "
+                       "per host and clause, pass/fail/n.a. with evidence; exit 1 on a fail")
+    s.add_argument("stack", metavar="STACK")
+    s.add_argument("--platform", choices=["lab", "ssh"], default="lab")
+    s.add_argument("--limit", help="only hosts of this group or host name")
+    s.add_argument("--format", choices=["text", "json", "html"], default="text")
+    s.add_argument("-o", "--output", help="write the report to this file")
+    s.set_defaults(func=cmd_compliance)
 
     s = sub.add_parser("down", help="destroy what 'up' made and sweep the lab clean")
     s.add_argument("stack", metavar="STACK")

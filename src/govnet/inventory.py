@@ -147,3 +147,23 @@ def write_tree(contents: dict[str, str], out_dir: str | os.PathLike, *,
             if p.is_dir() and not any(p.iterdir()):
                 p.rmdir()
     return changed
+
+
+def select(vs: ValidStack, design: Design, limit: str | None) -> list[str]:
+    """Host names matched by an Ansible-style ``limit``: comma-separated host or group names
+    (a group brings its child groups); every host when ``limit`` is empty."""
+    if not limit:
+        return list(design.hosts)
+    inv = build(vs, design)
+    chosen: set[str] = set()
+    for part in limit.split(","):
+        if part in design.hosts:
+            chosen.add(part)
+            continue
+        todo = [part]
+        while todo:
+            g = inv.groups.get(todo.pop())
+            if g:
+                chosen.update(g["hosts"])
+                todo.extend(g["children"])
+    return [h for h in design.hosts if h in chosen]

@@ -217,3 +217,27 @@ def _record(project, summary: Summary) -> None:
     path = project.stack_state / ("last-check.json" if summary.check else "last-run.json")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(asdict(summary), indent=2) + "\n")
+
+
+def compliance(stack_file: str | Path, *, platform: str = "lab", limit: str | None = None):
+    """Probe every (selected) host for the 等保 controls; return the findings, host by host."""
+    import shlex
+    from concurrent.futures import ThreadPoolExecutor
+
+    from govnet import compliance as dengbao
+    from govnet import configure, inventory
+    from govnet.provision import engine
+
+    compiled = compile_stack(stack_file, LockMode.READ)
+    project = engine.Project(Path(stack_file))
+    conn = configure.connection_vars(project, platform)
+    ssh_args = ["-i", conn["ansible_ssh_private_key_file"], *shlex.split(conn["ansible_ssh_common_args"])]
+    names = inventory.select(compiled.vs, compiled.design, limit)
+    hosts = compiled.design.hosts
+
+    def one(name: str):
+        addr = hosts[name]["management"]["address"].split("/")[0]
+        return dengbao.collect(name, addr, hosts[name], ssh_args)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return [f for findings in pool.map(one, names) for f in findings]

@@ -18,26 +18,11 @@ def compiled():
 
 @cache
 def selected() -> tuple[str, ...]:
-    """Host names within ``GOVNET_VERIFY_LIMIT`` (a host, or an inventory group), else all."""
+    """Host names within ``GOVNET_VERIFY_LIMIT`` (hosts or inventory groups), else all."""
     from govnet import inventory
 
     c = compiled()
-    limit = os.environ.get("GOVNET_VERIFY_LIMIT")
-    if not limit:
-        return tuple(c.design.hosts)
-    inv = inventory.build(c.vs, c.design)
-    chosen: set[str] = set()
-    for part in limit.split(","):
-        if part in c.design.hosts:
-            chosen.add(part)
-            continue
-        todo = [part]
-        while todo:
-            g = inv.groups.get(todo.pop())
-            if g:
-                chosen.update(g["hosts"])
-                todo.extend(g["children"])
-    return tuple(h for h in c.design.hosts if h in chosen)
+    return tuple(inventory.select(c.vs, c.design, os.environ.get("GOVNET_VERIFY_LIMIT")))
 
 
 def facts(name: str) -> dict:

@@ -1,0 +1,86 @@
+"""The 等保 catalogue's judgements on recorded probe output: each control passes on a hardened
+host's evidence and fails, saying why, on a default Debian host's."""
+
+from __future__ import annotations
+
+import pytest
+
+from govnet import compliance
+from govnet.pipeline import LockMode, compile_stack
+
+FACTS = compile_stack("stacks/example-city.yaml", LockMode.FROZEN).design.hosts["wolong-gw1"]
+
+HARDENED = {
+    "8.1.4.1 a": "minlen = 12\nminclass = 3\nPASS_MAX_DAYS\t90\n",
+    "8.1.4.1 b": "deny = 5\nunlock_time = 900\npam_faillock_lines 3\n",
+    "8.1.4.1 b/timeout": "tmout 600\nclientaliveinterval 300\nclientalivecountmax 2\n",
+    "8.1.4.1 c": "permitrootlogin without-password\npasswordauthentication no\n"
+                 "kbdinteractiveauthentication no\ntelnet none\n",
+    "8.1.4.2 a": "UMASK\t\t027\nprofile_umask 027\n",
+    "8.1.4.2 d": "sysadmin: govnet-sys\nauditadmin: govnet-audit adm\nsecadmin: govnet-sec\n",
+    "8.1.4.3 a": "virtualization none\nauditd active\nrules 14\n",
+    "8.1.4.3 b": "Reference ID    : C6120002 (198.18.0.2)\nLeap status     : Normal\n"
+                 "^* 198.18.0.2  3   6   377    20   +1ns[ +1ns] +/- 1ms\n",
+    "8.1.4.3 c": "ESTAB 0 0 198.18.145.3:40212 198.18.0.2:514\n",
+    "8.1.4.4 a": "",
+    "8.1.4.4 c": "tcp LISTEN 0 128 198.18.128.66:22 0.0.0.0:*\n"
+                 "tcp LISTEN 0 128 127.0.0.1:2601 0.0.0.0:*\n",
+}
+DEFAULT_DEBIAN = {
+    "8.1.4.1 a": "PASS_MAX_DAYS\t99999\n",
+    "8.1.4.1 b": "pam_faillock_lines 0\n",
+    "8.1.4.1 b/timeout": "tmout 0\nclientaliveinterval 0\nclientalivecountmax 3\n",
+    "8.1.4.1 c": "permitrootlogin without-password\npasswordauthentication yes\n"
+                 "kbdinteractiveauthentication no\ntelnet none\n",
+    "8.1.4.2 a": "UMASK\t\t022\nprofile_umask \n",
+    "8.1.4.2 d": "",
+    "8.1.4.3 a": "virtualization none\nauditd inactive\nrules 0\n",
+    "8.1.4.3 b": "506 Cannot talk to daemon\n",
+    "8.1.4.3 c": "",
+    "8.1.4.4 a": "telnetd install ok installed\n",
+    "8.1.4.4 c": "tcp LISTEN 0 128 0.0.0.0:22 0.0.0.0:*\n",
+}
+IDS = [c.id for c in compliance.CATALOGUE]
+
+
+def run(outputs: dict[str, str]) -> dict[str, compliance.Finding]:
+    text = "".join(f"@@control {cid}\n{out}" for cid, out in outputs.items())
+    return {f.control: f for f in compliance.judge("wolong-gw1", text, FACTS)}
+
+
+@pytest.mark.parametrize("cid", IDS)
+def test_hardened_host_passes(cid):
+    f = run(HARDENED)[cid]
+    assert f.status == compliance.PASS, f.why
+
+
+@pytest.mark.parametrize("cid", IDS)
+def test_default_host_fails_and_says_why(cid):
+    f = run(DEFAULT_DEBIAN)[cid]
+    assert f.status == compliance.FAIL
+    assert f.why
+
+
+def test_audit_is_not_applicable_in_a_container():
+    f = run({**HARDENED, "8.1.4.3 a": "virtualization systemd-nspawn\nauditd inactive\n"})["8.1.4.3 a"]
+    assert f.status == compliance.NA
+    assert "container" in f.why
+
+
+def test_a_probe_that_did_not_run_fails():
+    outputs = dict(HARDENED)
+    del outputs["8.1.4.2 d"]
+    assert run(outputs)["8.1.4.2 d"].status == compliance.FAIL
+
+
+def test_every_control_is_in_the_probe_script():
+    script = compliance.probe_script()
+    assert all(f"@@control {cid}'" in script for cid in IDS)
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "html"])
+def test_reports_name_every_finding(fmt):
+    findings = list(run(DEFAULT_DEBIAN).values())
+    text = {"table": compliance.to_table, "json": compliance.to_json,
+            "html": lambda f: compliance.to_html(f, "example-city")}[fmt](findings)
+    assert all(cid in text for cid in IDS)
