@@ -142,6 +142,10 @@ def up(stack_file: str | Path, *, platform: str = "lab", limit: str | None = Non
                                  check=check, diff=check,
                                  extravars={"router__config_dir": str(configs)})
             summary.changed = conv.changed
+            for host in sorted(conv.stats):
+                st = conv.stats[host]
+                say(f"  {host:<20} ok={st['ok']:<3} changed={st['changed']:<3} "
+                    f"failed={st['failed']} unreachable={st['unreachable']}")
             summary.configured_hosts = sorted(conv.stats)
             summary.changed_hosts = sorted(h for h, s in conv.stats.items() if s["changed"])
             summary.failed_hosts = sorted(h for h, s in conv.stats.items()
