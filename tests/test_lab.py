@@ -51,7 +51,7 @@ def test_second_up_changes_nothing(city):
 
 
 def test_check_mode_changes_nothing_and_reports_nothing_to_change(city):
-    proc = govnet("up", STACK, "--check")
+    proc = govnet("up", STACK, "--check", "--limit", "county_wolong")
     assert proc.returncode == 0
     assert "check mode: nothing was changed" in proc.stdout
     assert "would change=0" in proc.stdout

@@ -54,7 +54,7 @@ def test_invalid_stack_never_reaches_pulumi(tmp_path):
 
 
 def test_host_that_does_not_boot_fails_up_and_others_stay(clean_lab):
-    proc = govnet("up", STACK, "--no-verify",
+    proc = govnet("up", STACK, "--provision-only",
                   env={"GOVNET_LAB_FAULT_BOOT": "north-gw1", "GOVNET_BOOT_TIMEOUT": "25"})
     assert proc.returncode == 1
     assert "host north-gw1 did not boot" in proc.stderr
@@ -86,7 +86,7 @@ def test_ctrl_c_during_up_then_down_cleans_everything(clean_lab):
 
 
 def test_preview_of_an_added_county_only_creates(clean_lab, tmp_path):
-    assert govnet("up", STACK, "--no-verify").returncode == 0
+    assert govnet("up", STACK, "--provision-only").returncode == 0
     stack = yaml.safe_load((ROOT / STACK).read_text(encoding="utf-8"))
     stack["sites"].append({"name": "west", "kind": "county", "devices": [
         {"name": "gw1", "role": "router"}]})
@@ -111,7 +111,7 @@ def test_preview_of_an_added_county_only_creates(clean_lab, tmp_path):
 def test_same_playbooks_serve_existing_hosts_over_ssh(clean_lab, tmp_path):
     """The ssh platform: the running lab hosts stand in for real machines. A separate Pulumi state
     records them (nothing is created), and the same playbooks and checks run over plain SSH."""
-    assert govnet("up", STACK, "--no-verify").returncode == 0
+    assert govnet("up", STACK, "--provision-only").returncode == 0
     key = ROOT / ".govnet" / "stacks" / LAB / "ssh" / "id_ed25519"
     env = {"GOVNET_STATE_DIR": str(tmp_path / "state"), "GOVNET_SSH_KEY": str(key)}
     proc = govnet("up", STACK, "--platform", "ssh", env=env)
@@ -125,11 +125,11 @@ def test_same_playbooks_serve_existing_hosts_over_ssh(clean_lab, tmp_path):
 def test_up_recreates_a_host_that_died(clean_lab):
     """Pulumi refreshes lab resources first: a host gone from the machine (crash, reboot) and its
     cables come back with the next up; nothing else is touched."""
-    assert govnet("up", STACK, "--no-verify").returncode == 0
+    assert govnet("up", STACK, "--provision-only").returncode == 0
     from govnet.lab import hosts
 
     hosts.stop(LAB, "north-gw1")
-    proc = govnet("up", STACK, "--no-verify")
+    proc = govnet("up", STACK, "--provision-only")
     assert proc.returncode == 0
     assert "create  host north-gw1" in proc.stdout
     assert "create  cable dc.core1~north.gw1" in proc.stdout

@@ -213,7 +213,8 @@ def cmd_up(args) -> int:
 
     try:
         summary = job.up(args.stack, platform=args.platform, limit=args.limit,
-                         verify_after=not args.no_verify, check=args.check, say=_out)
+                         verify_after=not args.no_verify, check=args.check,
+                         configure_after=not args.provision_only, say=_out)
     except job.JobError as exc:
         _say(f"govnet up: {exc}")
         return EXIT_DIFF
@@ -380,6 +381,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--limit", help="configure and verify only these hosts or groups, e.g. "
                    "county_wolong")
     s.add_argument("--no-verify", action="store_true", help="skip the testinfra phase")
+    s.add_argument("--provision-only", action="store_true",
+                   help="stop after provisioning: hosts and links up, nothing configured")
     s.add_argument("--check", action="store_true", help="change nothing: preview provisioning "
                    "and run Ansible in check/diff mode to show what would change")
     s.set_defaults(func=cmd_up)

@@ -72,6 +72,9 @@ def build(vs: ValidStack, plan: Plan) -> Design:
         "internet_gateway": _first_host(e["internet-segment"]) if "internet-segment" in e else None,
         "internet_segment": e.get("internet-segment"),
         "management_network": str(st.address_plan.management),
+        # the city's own networks (everything but the Internet), for services that serve them only
+        "networks": [str(getattr(st.address_plan, plane)) for plane in
+                     ("intranet", "extranet", "management", "loopbacks", "links", "tunnels")],
     }
     # where the shared services live (servers' zone addresses, in file order)
     services: dict[str, list[dict]] = {s.value: [] for s in m.Service}

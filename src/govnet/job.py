@@ -103,7 +103,8 @@ def provision(compiled: Compiled, platform: str, say: Say, *, preview: bool = Fa
 
 
 def up(stack_file: str | Path, *, platform: str = "lab", limit: str | None = None,
-       verify_after: bool = True, check: bool = False, say: Say = print) -> Summary:
+       verify_after: bool = True, check: bool = False, configure_after: bool = True,
+       say: Say = print) -> Summary:
     """Bring the stack up, configure and verify it. Raises :class:`JobError` on a failed phase,
     after printing the summary of what ran.
 
@@ -132,6 +133,9 @@ def up(stack_file: str | Path, *, platform: str = "lab", limit: str | None = Non
             changes, outputs = provision(compiled, platform, say, preview=check)
             summary.provisioned = engine.summary(changes)
             say(f"  {summary.provisioned}")
+        if not configure_after:
+            summary.ok = True
+            return summary
         if check and any(op != "same" for op in changes or {}):
             say("  the hosts are not all provisioned: configuration can only be checked on "
                 "existing hosts (run 'govnet up' first)")

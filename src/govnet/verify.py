@@ -54,8 +54,10 @@ def run(project: Project, platform: str, *, limit: str | None = None, keyword: s
            "GOVNET_VERIFY_LIMIT": limit or ""}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
-    args = [str(project.root / "tests" / "verify"), "-q", "--no-header", "-p", "no:cacheprovider",
-            "-o", "addopts=", "--rootdir", str(project.root)]
+    # failures are printed one line each as they happen (see _Counter); pytest's own report only
+    # adds its one-line summary
+    args = [str(project.root / "tests" / "verify"), "-q", "--no-header", "--tb=no", "-rN",
+            "-p", "no:cacheprovider", "-o", "addopts=", "--rootdir", str(project.root)]
     if keyword:
         args += ["-k", keyword]
     try:

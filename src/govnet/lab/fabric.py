@@ -58,6 +58,9 @@ def ensure_fabric(lab: str, controller: str, internet_gateway: str | None) -> di
     ip("link", "set", INTERNET_BRIDGE, "up", netns=inet)
     if internet_gateway:
         _addr_replace(internet_gateway, INTERNET_BRIDGE, inet)
+    # the ISP gateway routes between the Internet hosts (a route via it comes back on the same
+    # segment); this namespace has no other interface, so nothing leaves the lab
+    run(["ip", "netns", "exec", inet, "sysctl", "-qw", "net.ipv4.ip_forward=1"])
     proxy = ensure_proxy(lab, controller)
     return {"bridge": bridge, "controller": controller, "proxy": proxy}
 
