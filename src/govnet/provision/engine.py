@@ -142,7 +142,9 @@ def recover(project: Project, st: auto.Stack, say: Say) -> None:
             ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
         except (OSError, ValueError, IndexError):
             continue
-        plugin = any(a.decode(errors="replace").startswith(f"{bindir}/pulumi-") for a in argv[:2])
+        args = [a.decode(errors="replace") for a in argv[:4]]
+        plugin = (any(a.startswith(f"{bindir}/pulumi-") for a in args[:2])
+                  or (args[1:3] == ["-u", "-m"] and args[3:4] == ["pulumi.dynamic"]))
         if plugin and ppid == 1:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(int(proc.name), signal.SIGKILL)
