@@ -143,6 +143,8 @@ def _audit(out: str, _facts: dict) -> tuple[str, str]:
 
 def _time(out: str, facts: dict) -> tuple[str, str]:
     servers = facts["clients"]["ntp"]
+    if not servers:
+        return NA, "not a city host: it uses no city time source"
     if not any(s in out for s in servers):
         return FAIL, f"chrony follows none of the city's time sources {servers}"
     if "Leap status     : Normal" not in out:
@@ -152,6 +154,8 @@ def _time(out: str, facts: dict) -> tuple[str, str]:
 
 def _central_logs(out: str, facts: dict) -> tuple[str, str]:
     servers = facts["clients"]["syslog"]
+    if not servers:
+        return NA, "not a city host: it sends no logs to the city"
     missing = [s for s in servers if f"{s}:514" not in out]
     if missing:
         return FAIL, f"no TCP connection to the log host(s) {', '.join(missing)}"

@@ -122,7 +122,8 @@ def build(vs: ValidStack, plan: Plan) -> Design:
             "zone": dev.zone,
             "security": settings["security"],
             "snmp": settings["snmp"],
-            "clients": clients,
+            # hosts on the Internet are not the city's: they use none of its services
+            "clients": ({k: [] for k in clients} if site.kind == m.SiteKind.internet else clients),
             "internet": None,
         }
         port_no = ports["first"]

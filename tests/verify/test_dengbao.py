@@ -4,13 +4,15 @@ control and host, judged by the same catalogue `govnet compliance` reports from.
 from __future__ import annotations
 
 import pytest
-from stackfacts import connect, facts
+from stackfacts import connect, eventually, facts
 
 from govnet import compliance
 
 
 @pytest.mark.parametrize("control", compliance.CATALOGUE, ids=lambda c: c.id.replace(" ", "_"))
 def test_control(host_name, control):
-    out = connect(host_name).run(control.probe).stdout
-    status, why = control.judge(out, facts(host_name))
-    assert status != compliance.FAIL, f"{host_name} {control.id} {control.title}: {why}"
+    def holds():
+        out = connect(host_name).run(control.probe).stdout
+        status, why = control.judge(out, facts(host_name))
+        assert status != compliance.FAIL, f"{host_name} {control.id} {control.title}: {why}"
+    eventually(holds, timeout=60, interval=5)  # e.g. a clock still synchronising

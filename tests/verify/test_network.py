@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import secrets
 
+import pytest
 from stackfacts import compiled, connect, eventually, facts
 
 
@@ -44,6 +45,8 @@ def test_time_zone(host_name):
 
 def test_time_source(host_name):
     servers = facts(host_name)["clients"]["ntp"]
+    if not servers:
+        pytest.skip("not a city host: no city time source")
     sources = connect(host_name).check_output("chronyc -n sources")
     assert any(s in sources for s in servers), f"no NTP source of {servers} in:\n{sources}"
 

@@ -65,7 +65,9 @@ class Project:
         return key
 
     def passphrase(self) -> str:
-        path = self.state / "pulumi-passphrase"
+        """The secrets passphrase. It lives with the project, not the state: the stack settings
+        (stacks/Pulumi.<stack>.yaml) hold its salt, whichever state directory is in use."""
+        path = self.root / ".govnet" / "pulumi-passphrase"
         if not path.is_file():
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -76,9 +78,10 @@ class Project:
 
 def pulumi_bin(root: Path) -> Path | None:
     """The project's own Pulumi build (scripts/install-pulumi.sh), else one on PATH."""
-    own = root / ".tools" / "pulumi" / "bin"
-    if (own / "pulumi").is_file():
-        return own
+    here = Path(__file__).resolve().parents[3]  # the checkout govnet runs from (editable install)
+    for own in (root / ".tools" / "pulumi" / "bin", here / ".tools" / "pulumi" / "bin"):
+        if (own / "pulumi").is_file():
+            return own
     found = shutil.which("pulumi")
     return Path(found).parent if found else None
 
