@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import netaddr
 
 from govnet import model as m
-from govnet import standard
+from govnet import policy, standard
 from govnet.addressing import Plan
 from govnet.perf import no_gc
 from govnet.rules import ValidStack, host_name
@@ -236,4 +236,6 @@ def build(vs: ValidStack, plan: Plan) -> Design:
                 "default_originate": bool(h["internet"] and h["internet"]["mode"] == "egress"),
             }
         hosts[name] = h
+    for name, fw in policy.build(vs, hosts, city, services).items():
+        hosts[name]["firewall"] = fw
     return Design(vs.name, city, hosts, services, plan)

@@ -65,3 +65,30 @@ LINUX_PLATFORMS = frozenset({Platform.frr, Platform.debian})
 CLIENT_SERVICES = (Service.dns, Service.ntp, Service.syslog, Service.monitoring)
 
 WIREGUARD_BASE_PORT = 51820
+
+#: Where each service listens: (protocol, port). The zone policy opens exactly these.
+SERVICE_PORTS: dict[Service, tuple[tuple[str, int], ...]] = {
+    Service.portal: (("tcp", 80), ("tcp", 443)),
+    Service.dns: (("udp", 53), ("tcp", 53)),
+    Service.ntp: (("udp", 123),),
+    Service.syslog: (("tcp", 514),),
+    Service.monitoring: (("tcp", 9090),),
+    Service.database: (("tcp", 5432),),
+    Service.oa: (("tcp", 443),),
+    Service.docexchange: (("tcp", 443),),
+    Service.videoconf: (("tcp", 443), ("udp", 10000)),
+    Service.backup: (("tcp", 22),),
+}
+
+#: Who may use a service: "public" (anyone, the Internet included), "city" (every network of the
+#: city: routers' links and loopbacks too) or "plane" (the address plane of the zone hosting it, so
+#: an intranet service never answers the extranet and the other way round).
+SERVICE_AUDIENCE: dict[Service, str] = {
+    Service.portal: "public",
+    Service.dns: "city", Service.ntp: "city", Service.syslog: "city", Service.monitoring: "city",
+    Service.database: "plane", Service.oa: "plane", Service.docexchange: "plane",
+    Service.videoconf: "plane", Service.backup: "plane",
+}
+
+#: Ports of the management plane: SSH, accepted only on the management link from its network.
+MANAGEMENT_PORTS: tuple[tuple[str, int], ...] = (("tcp", 22),)

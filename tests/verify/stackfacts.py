@@ -80,3 +80,41 @@ def links() -> list[tuple[str, str, dict]]:
                 seen.add(iface["link"])
                 out.append((iface["link"], name, iface))
     return out
+
+
+PROBE = ("import socket,sys\n"
+         "s=socket.socket(); s.settimeout(float(sys.argv[3]))\n"
+         "try:\n s.connect((sys.argv[1], int(sys.argv[2]))); print('open')\n"
+         "except ConnectionRefusedError: print('refused')\n"
+         "except OSError: print('silent')\n")
+
+
+def tcp_probe(name: str, address: str, port: int, timeout: float = 2.0) -> str:
+    """From host ``name``, connect to ``address:port``: 'open', 'refused' (something answered: a
+    reset) or 'silent' (a firewall dropped it, or nothing routes there)."""
+    return connect(name).check_output(f"python3 -c {_quote(PROBE)} {address} {port} {timeout}")
+
+
+def answers_ping(name: str, address: str) -> bool:
+    return connect(name).run(f"ping -n -q -c 1 -W 1 {address}").rc == 0
+
+
+def _quote(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
+
+
+def internet_hosts() -> list[str]:
+    return [h for h in selected() if facts(h)["site_kind"] == "internet"]
+
+
+def egress_host() -> str | None:
+    for name, h in compiled().design.hosts.items():
+        if h.get("firewall") and h["firewall"].get("egress"):
+            return name
+    return None
+
+
+def firewalled() -> list[str]:
+    return [h for h in selected() if facts(h).get("firewall")]

@@ -19,20 +19,20 @@ from govnet.lab.system import run
 
 SUITE = "bookworm"
 #: what every host needs before Ansible can reach and configure it, plus the few packages the
-#: baseline and 等保 roles put on *every* host (time, logs, password quality, sudo): shared in the
-#: base, twelve hosts do not unpack the same packages at once on two cores. The roles still
-#: ensure them, and install everything else (FRR, wireguard-go, …) for real through the lab's
-#: package proxy.
+#: baseline, 等保 and firewall roles put on *every* host (time, logs, password quality, sudo,
+#: nftables): shared in the base, twelve hosts do not unpack the same packages at once on two
+#: cores. The roles still ensure them, and install everything else (FRR, wireguard-go, …) for
+#: real through the lab's package proxy.
 PACKAGES = ("systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "python3-apt",
             "iproute2", "iputils-ping", "procps", "ca-certificates",
-            "chrony", "rsyslog", "libpam-pwquality", "sudo")
+            "chrony", "rsyslog", "libpam-pwquality", "sudo", "nftables")
 #: timers that would make hosts fetch packages or grind on their own during tests, and the
 #: console login prompt (operators use SSH, or `govnet lab shell`)
 MASKED = ("apt-daily.timer", "apt-daily-upgrade.timer", "dpkg-db-backup.timer", "e2scrub_all.timer",
           "fstrim.timer", "systemd-tmpfiles-clean.timer", "console-getty.service",
           "getty@.service")
 #: bump when the tweaks in _customise change
-RECIPE = 5
+RECIPE = 6
 
 SSH_HOSTKEYS_DROPIN = """\
 # govnet lab base: every host makes its own SSH host keys on first boot (the base has none)
