@@ -8,12 +8,12 @@ two ends of a link are computed once, here, and cannot disagree.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import netaddr
 
 from govnet import model as m
-from govnet import policy, standard
+from govnet import names, policy, standard
 from govnet.addressing import Plan
 from govnet.perf import no_gc
 from govnet.rules import ValidStack, host_name
@@ -49,6 +49,7 @@ class Design:
     hosts: dict[str, dict]
     services: dict[str, list[dict]]  # service -> [{host, address}]
     plan: Plan
+    dns: dict = field(default_factory=dict)  # the city's zones (govnet.names)
 
 
 def _ip(cidr: str) -> str:
@@ -72,6 +73,9 @@ def build(vs: ValidStack, plan: Plan) -> Design:
         "internet_gateway": _first_host(e["internet-segment"]) if "internet-segment" in e else None,
         "internet_segment": e.get("internet-segment"),
         "management_network": str(st.address_plan.management),
+        # the portal's public name (services.portal.server_name, default www.<domain>)
+        "portal_server_name": ((st.services.portal.server_name if st.services and st.services.portal
+                                else None) or f"www.{st.city.domain}"),
         # the city's own networks (everything but the Internet), for services that serve them only
         "networks": [str(getattr(st.address_plan, plane)) for plane in
                      ("intranet", "extranet", "management", "loopbacks", "links", "tunnels")],
@@ -84,6 +88,15 @@ def build(vs: ValidStack, plan: Plan) -> Design:
             if addr:
                 services[svc.value].append({"host": host_name(key), "address": _ip(addr)})
     clients = {s.value: [x["address"] for x in services[s.value]] for s in standard.CLIENT_SERVICES}
+    # the databases of the information-resource database (一库) and the hosts that use them
+    params = st.services.database if st.services and st.services.database else None
+    if params:
+        users = [x for svc in params.clients for x in services[svc.value]]
+        users = list({x["host"]: x for x in users}.values())  # each host once, in file order
+        city["databases"] = [{"name": db, "role": f"{db}_app", "clients": users}
+                             for db in params.databases]
+    else:
+        city["databases"] = []
 
     # links per device, in file order, to number ports and find upstreams
     ends: dict[str, list[tuple[m.Link, str, str]]] = {k: [] for k in vs.devices}
@@ -238,4 +251,4 @@ def build(vs: ValidStack, plan: Plan) -> Design:
         hosts[name] = h
     for name, fw in policy.build(vs, hosts, city, services).items():
         hosts[name]["firewall"] = fw
-    return Design(vs.name, city, hosts, services, plan)
+    return Design(vs.name, city, hosts, services, plan, names.build(vs, hosts, city, services))

@@ -59,6 +59,7 @@ def build(vs: ValidStack, design: Design) -> Inventory:
         f"{PREFIX}stack": design.stack,
         f"{PREFIX}city": design.city,
         f"{PREFIX}city_services": {k: v for k, v in design.services.items() if v},
+        f"{PREFIX}dns": design.dns,
     }
     # county groups: the county's site and all units whose parent chain reaches it
     county_of: dict[str, str] = {}

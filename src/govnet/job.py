@@ -144,7 +144,10 @@ def up(stack_file: str | Path, *, platform: str = "lab", limit: str | None = Non
         with _phase(summary, "configure", say):
             conv = configure.run(project, platform, secrets=outputs, limit=limit, say=say,
                                  check=check, diff=check,
-                                 extravars={"router__config_dir": str(configs)})
+                                 extravars={"router__config_dir": str(configs),
+                                            "portal__pki_dir": str(project.stack_state / "pki"),
+                                            "database__secrets_dir":
+                                                str(project.stack_state / "secrets")})
             summary.changed = conv.changed
             for host in sorted(conv.stats):
                 st = conv.stats[host]

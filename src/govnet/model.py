@@ -286,6 +286,9 @@ class PortalParams(Strict):
 
 class DatabaseParams(Strict):
     databases: list[Slug] = Field(default_factory=list, description="databases to create")
+    clients: list[Service] = Field(default_factory=lambda: [Service.oa, Service.docexchange],
+                                   description="services whose hosts use the databases (each "
+                                   "database gets a login role those hosts may connect as)")
 
 
 class ServiceParams(Strict):

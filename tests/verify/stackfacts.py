@@ -118,3 +118,34 @@ def egress_host() -> str | None:
 
 def firewalled() -> list[str]:
     return [h for h in selected() if facts(h).get("firewall")]
+
+
+HTTP_PROBE = """\
+import json, socket, ssl, sys
+address, port, name, path, cafile = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+sock = socket.create_connection((address, port), timeout=5)
+if cafile != "-":
+    ctx = ssl.create_default_context(cafile=cafile)
+    sock = ctx.wrap_socket(sock, server_hostname=name)
+sock.sendall(f"GET {path} HTTP/1.1\\r\\nHost: {name}\\r\\nConnection: close\\r\\n\\r\\n".encode())
+data = b""
+while chunk := sock.recv(65536):
+    data += chunk
+head, _, body = data.partition(b"\\r\\n\\r\\n")
+lines = head.decode("latin-1").split("\\r\\n")
+headers = {k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:])}
+print(json.dumps({"status": int(lines[0].split()[1]), "headers": headers,
+                  "body": body.decode("utf-8", "replace"),
+                  "tls": sock.version() if cafile != "-" else None}))
+"""
+
+
+def http_get(name: str, address: str, port: int, server_name: str, path: str = "/",
+             cafile: str | None = None) -> dict:
+    """From host ``name``, one HTTP(S) GET of ``path`` at ``address:port`` with Host/SNI
+    ``server_name``; with ``cafile`` (a path on that host) over TLS verified against it."""
+    import json
+
+    out = connect(name).check_output(
+        f"python3 -c {_quote(HTTP_PROBE)} {address} {port} {server_name} {path} {cafile or '-'}")
+    return json.loads(out)

@@ -20,19 +20,19 @@ from govnet.lab.system import run
 SUITE = "bookworm"
 #: what every host needs before Ansible can reach and configure it, plus the few packages the
 #: baseline, 等保 and firewall roles put on *every* host (time, logs, password quality, sudo,
-#: nftables): shared in the base, twelve hosts do not unpack the same packages at once on two
+#: nftables, dig): shared in the base, twelve hosts do not unpack the same packages at once on two
 #: cores. The roles still ensure them, and install everything else (FRR, wireguard-go, …) for
 #: real through the lab's package proxy.
 PACKAGES = ("systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "python3-apt",
             "iproute2", "iputils-ping", "procps", "ca-certificates",
-            "chrony", "rsyslog", "libpam-pwquality", "sudo", "nftables")
+            "chrony", "rsyslog", "libpam-pwquality", "sudo", "nftables", "bind9-dnsutils")
 #: timers that would make hosts fetch packages or grind on their own during tests, and the
 #: console login prompt (operators use SSH, or `govnet lab shell`)
 MASKED = ("apt-daily.timer", "apt-daily-upgrade.timer", "dpkg-db-backup.timer", "e2scrub_all.timer",
           "fstrim.timer", "systemd-tmpfiles-clean.timer", "console-getty.service",
           "getty@.service")
 #: bump when the tweaks in _customise change
-RECIPE = 6
+RECIPE = 7
 
 SSH_HOSTKEYS_DROPIN = """\
 # govnet lab base: every host makes its own SSH host keys on first boot (the base has none)
@@ -95,6 +95,11 @@ def _customise(rootfs: Path) -> None:
     dbus_id.unlink(missing_ok=True)
     dbus_id.parent.mkdir(parents=True, exist_ok=True)
     dbus_id.symlink_to("/etc/machine-id")
+    # debootstrap copied the build machine's resolver: lab hosts must never be pointed outside
+    # the lab (the baseline role points city hosts at the city's DNS)
+    resolv = rootfs / "etc/resolv.conf"
+    resolv.unlink(missing_ok=True)
+    resolv.write_text("# lab base: no resolver until the baseline role names the city's DNS\n")
     for key in (rootfs / "etc/ssh").glob("ssh_host_*"):
         key.unlink()
     dropin = rootfs / "etc/systemd/system/ssh.service.d/govnet-hostkeys.conf"
