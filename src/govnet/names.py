@@ -90,18 +90,16 @@ def build(vs: ValidStack, hosts: dict[str, dict], city: dict,
     for net in candidates:  # one zone per octet-aligned network, none inside another
         if not any(other != net and net in other for other in candidates):
             zones[_arpa(net)] = {"network": str(net), "records": []}
+    nets = [(netaddr.IPNetwork(z["network"]), z) for z in zones.values()]
     for addr, name in sorted(ptrs.items(), key=lambda kv: netaddr.IPAddress(kv[0])):
         ip = netaddr.IPAddress(addr)
-        for z in zones.values():
-            if ip in netaddr.IPNetwork(z["network"]):
-                host_part = ".".join(reversed(addr.split(".")[netaddr.IPNetwork(
-                    z["network"]).prefixlen // 8:]))
-                z["records"].append({"name": host_part, "type": "PTR", "value": name})
-                break
+        net, z = next((n, z) for n, z in nets if ip in n)
+        host_part = ".".join(reversed(addr.split(".")[net.prefixlen // 8:]))
+        z["records"].append({"name": host_part, "type": "PTR", "value": name})
 
     forward = {"zone": domain, "records": records,
                "nameservers": [f"ns{i}" for i in range(1, len(dns_servers) + 1)]}
-    out = {"forward": forward, "reverse": zones, "servers": dns_servers}
+    out = {"forward": forward, "reverse": zones}
     # a serial that changes when, and only when, the records change (no secondaries follow it)
     out["serial"] = zlib.crc32(repr((records, zones)).encode()) & 0x7FFFFFFF or 1
     return out

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shlex
 import time
 from functools import cache
 
@@ -92,17 +94,11 @@ PROBE = ("import socket,sys\n"
 def tcp_probe(name: str, address: str, port: int, timeout: float = 2.0) -> str:
     """From host ``name``, connect to ``address:port``: 'open', 'refused' (something answered: a
     reset) or 'silent' (a firewall dropped it, or nothing routes there)."""
-    return connect(name).check_output(f"python3 -c {_quote(PROBE)} {address} {port} {timeout}")
+    return connect(name).check_output(f"python3 -c {shlex.quote(PROBE)} {address} {port} {timeout}")
 
 
 def answers_ping(name: str, address: str) -> bool:
     return connect(name).run(f"ping -n -q -c 1 -W 1 {address}").rc == 0
-
-
-def _quote(text: str) -> str:
-    import shlex
-
-    return shlex.quote(text)
 
 
 def internet_hosts() -> list[str]:
@@ -114,10 +110,6 @@ def egress_host() -> str | None:
         if h.get("firewall") and h["firewall"].get("egress"):
             return name
     return None
-
-
-def firewalled() -> list[str]:
-    return [h for h in selected() if facts(h).get("firewall")]
 
 
 HTTP_PROBE = """\
@@ -144,8 +136,12 @@ def http_get(name: str, address: str, port: int, server_name: str, path: str = "
              cafile: str | None = None) -> dict:
     """From host ``name``, one HTTP(S) GET of ``path`` at ``address:port`` with Host/SNI
     ``server_name``; with ``cafile`` (a path on that host) over TLS verified against it."""
-    import json
-
     out = connect(name).check_output(
-        f"python3 -c {_quote(HTTP_PROBE)} {address} {port} {server_name} {path} {cafile or '-'}")
+        f"python3 -c {shlex.quote(HTTP_PROBE)} {address} {port} {server_name} {path} {cafile or '-'}")
     return json.loads(out)
+
+
+def county_router() -> str | None:
+    """A county router of the selection: its own packets come from link addresses."""
+    return next((h for h in selected()
+                 if facts(h)["site_kind"] == "county" and facts(h).get("ospf")), None)

@@ -14,6 +14,7 @@ from stackfacts import (
     answers_ping,
     compiled,
     connect,
+    county_router,
     egress_host,
     facts,
     internet_hosts,
@@ -76,20 +77,18 @@ def test_database_answers_the_intranet():
 
 def test_database_refuses_a_county_router():
     """Routers' own traffic comes from link addresses, outside the intranet plane."""
-    db = _server("database")
-    counties = [h for h in selected() if facts(h)["site_kind"] == "county" and facts(h).get("ospf")]
-    if not db or not counties:
+    db, county = _server("database"), county_router()
+    if not db or not county:
         pytest.skip("no database server or county router in this selection")
-    assert tcp_probe(counties[0], db[1], 5432) == "silent"
+    assert tcp_probe(county, db[1], 5432) == "silent"
 
 
 def test_ssh_only_from_the_management_network():
     """sshd answers on the management link; from a data link nothing answers on port 22."""
-    db = _server("database")
-    counties = [h for h in selected() if facts(h)["site_kind"] == "county" and facts(h).get("ospf")]
-    if not db or not counties:
+    db, county = _server("database"), county_router()
+    if not db or not county:
         pytest.skip("no server or county router in this selection")
-    assert tcp_probe(counties[0], db[1], 22) == "silent"
+    assert tcp_probe(county, db[1], 22) == "silent"
 
 
 @pytest.fixture(scope="module")
