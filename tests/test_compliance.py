@@ -84,3 +84,15 @@ def test_reports_name_every_finding(fmt):
     text = {"table": compliance.to_table, "json": compliance.to_json,
             "html": lambda f: compliance.to_html(f, "example-city")}[fmt](findings)
     assert all(cid in text for cid in IDS)
+
+
+def test_the_backup_hosts_data_sshd_is_the_backup_service_not_management():
+    dr = compile_stack("stacks/example-city.yaml", LockMode.FROZEN).design.hosts["dr-bak1"]
+    mgmt = dr["management"]["address"].split("/")[0]
+    lan = dr["interfaces"][0]["address"].split("/")[0]
+    out = f"tcp LISTEN 0 128 {mgmt}:22 0.0.0.0:*\ntcp LISTEN 0 128 {lan}:22 0.0.0.0:*\n"
+    (control,) = [c for c in compliance.CATALOGUE if c.id == "8.1.4.4 c"]
+    status, why = control.judge(out, dr)
+    assert status == compliance.PASS and "backup service" in why
+    # the same listener on a host that serves no backups is management outside its zone
+    assert control.judge(out.replace(mgmt, "198.18.128.99"), FACTS)[0] == compliance.FAIL

@@ -24,7 +24,7 @@ def test_cables_join_both_ends_of_every_wired_link(city):
     cables = {c.link: (c.a, c.b) for c in topo.cables}
     assert cables["dc.core1~wolong.gw1"] == (("dc-core1", "eth3"), ("wolong-gw1", "eth3"))
     assert "dc.fw1~xixia.gw1" not in cables  # the VPN rides the Internet, not a cable
-    assert len(cables) == 5
+    assert len(cables) == 6
 
 
 def test_vpn_ends_and_citizens_plug_into_the_internet(city):

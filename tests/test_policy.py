@@ -50,8 +50,17 @@ def test_portal_open_to_anyone(hosts):
 
 
 def test_hosts_open_only_what_they_host(hosts):
-    assert {r["service"] for r in hosts["dc-db1"]["firewall"]["accept"]} == {"ssh", "database"}
-    assert {r["service"] for r in hosts["wolong-gw1"]["firewall"]["accept"]} == {"ssh"}
+    assert {r["service"] for r in hosts["dc-db1"]["firewall"]["accept"]} == {
+        "ssh", "database", "node-exporter"}
+    assert {r["service"] for r in hosts["wolong-gw1"]["firewall"]["accept"]} == {
+        "ssh", "node-exporter"}
+
+
+def test_only_the_monitoring_server_scrapes(hosts):
+    for name in ("dc-db1", "wolong-gw1", "dc-portal1"):
+        (rule,) = _accept(hosts[name], "node-exporter")
+        assert (rule["proto"], rule["port"], rule["sources"]) == ("tcp", 9100, ["198.18.0.2/32"])
+    assert hosts["internet-citizen1"]["firewall"] is None
 
 
 def test_servers_forward_nothing_routers_forward(hosts):

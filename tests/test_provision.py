@@ -73,7 +73,7 @@ def test_lab_declares_every_port_and_cable(city_lab):
     topo = topology.build(compile_stack(ROOT / "stacks/example-city.yaml", LockMode.FROZEN).design)
     counts = kinds(city_lab)
     assert counts["LabPort"] == len(topo.ports)
-    assert counts["LabCable"] == len(topo.cables) == 5
+    assert counts["LabCable"] == len(topo.cables) == 6
     assert counts["LabFabric"] == 1
     assert counts["LabGateway"] == len(topo.gateways)
 
@@ -81,9 +81,9 @@ def test_lab_declares_every_port_and_cable(city_lab):
 def test_components_group_the_resources(city_lab):
     counts = kinds(city_lab)
     assert counts["City"] == 1
-    assert counts["Site"] == 7
-    assert counts["Host"] == 12
-    assert counts["Link"] == 6
+    assert counts["Site"] == 8
+    assert counts["Host"] == 14
+    assert counts["Link"] == 7
 
 
 def test_vpn_link_gets_secret_keys_and_no_cable(city_lab):
@@ -101,7 +101,7 @@ def test_host_inputs_come_from_the_design(city_lab):
 def test_ssh_platform_creates_nothing_on_the_machine():
     resources = declare(ROOT / "stacks/example-city.yaml", "ssh")
     counts = kinds(resources)
-    assert counts["SshHost"] == 12
+    assert counts["SshHost"] == 14
     assert not {k for k in counts if k.startswith("Lab")}
     assert resources[("SshHost", "dc-core1")]["address"] == "198.18.128.2"
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 import netaddr
 
+from govnet import backup, monitoring, names, policy, standard
 from govnet import model as m
-from govnet import names, policy, standard
 from govnet.addressing import Plan
 from govnet.perf import no_gc
 from govnet.rules import ValidStack, host_name
@@ -50,6 +50,8 @@ class Design:
     services: dict[str, list[dict]]  # service -> [{host, address}]
     plan: Plan
     dns: dict = field(default_factory=dict)  # the city's zones (govnet.names)
+    monitoring: dict = field(default_factory=dict)  # scrape targets and probes (govnet.monitoring)
+    backup: dict = field(default_factory=dict)  # repositories and what to back up (govnet.backup)
 
 
 def _ip(cidr: str) -> str:
@@ -249,6 +251,8 @@ def build(vs: ValidStack, plan: Plan) -> Design:
                 "default_originate": bool(h["internet"] and h["internet"]["mode"] == "egress"),
             }
         hosts[name] = h
-    for name, fw in policy.build(vs, hosts, city, services).items():
+    watch = monitoring.build(vs, hosts, city, services)
+    for name, fw in policy.build(vs, hosts, city, services, watch).items():
         hosts[name]["firewall"] = fw
-    return Design(vs.name, city, hosts, services, plan, names.build(vs, hosts, city, services))
+    return Design(vs.name, city, hosts, services, plan, names.build(vs, hosts, city, services),
+                  watch, backup.build(hosts, services))

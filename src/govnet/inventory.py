@@ -60,6 +60,8 @@ def build(vs: ValidStack, design: Design) -> Inventory:
         f"{PREFIX}city": design.city,
         f"{PREFIX}city_services": {k: v for k, v in design.services.items() if v},
         f"{PREFIX}dns": design.dns,
+        f"{PREFIX}monitoring": design.monitoring,
+        f"{PREFIX}backup": design.backup,
     }
     # county groups: the county's site and all units whose parent chain reaches it
     county_of: dict[str, str] = {}
@@ -80,6 +82,10 @@ def build(vs: ValidStack, design: Design) -> Inventory:
             inv.add(group_name("zone", facts["zone"]), host)
         for svc in facts["services"]:
             inv.add(group_name("service", svc), host)
+    # hosts whose data goes to the disaster-recovery site (govnet.backup)
+    for client in design.backup.get("clients", []):
+        inv.add("backup_clients", client["host"])
+    for host, facts in design.hosts.items():
         hv = {"ansible_host": facts["management"]["address"].split("/", 1)[0]}
         for k, v in facts.items():
             hv[PREFIX + k] = v

@@ -102,6 +102,10 @@ def provision(compiled: Compiled, platform: str, say: Say, *, preview: bool = Fa
     return res.summary.resource_changes, outputs
 
 
+#: the lab watches closely, so a link cut shows in seconds rather than minutes
+LAB_TIMINGS = {"monitoring__scrape_interval": "5s", "monitoring__alert_for": "10s"}
+
+
 def up(stack_file: str | Path, *, platform: str = "lab", limit: str | None = None,
        verify_after: bool = True, check: bool = False, configure_after: bool = True,
        say: Say = print) -> Summary:
@@ -147,7 +151,12 @@ def up(stack_file: str | Path, *, platform: str = "lab", limit: str | None = Non
                                  extravars={"router__config_dir": str(configs),
                                             "portal__pki_dir": str(project.stack_state / "pki"),
                                             "database__secrets_dir":
-                                                str(project.stack_state / "secrets")})
+                                                str(project.stack_state / "secrets"),
+                                            "backup__secrets_dir":
+                                                str(project.stack_state / "secrets"),
+                                            "monitoring__ca_file":
+                                                str(project.stack_state / "pki" / "city-ca.crt"),
+                                            **(LAB_TIMINGS if platform == "lab" else {})})
             summary.changed = conv.changed
             for host in sorted(conv.stats):
                 st = conv.stats[host]

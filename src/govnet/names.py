@@ -22,7 +22,7 @@ from govnet.rules import ValidStack
 #: DNS names of the shared services (label under the city's domain)
 SERVICE_NAMES: dict[str, str] = {
     "dns": "ns", "ntp": "ntp", "syslog": "log", "monitoring": "monitor", "database": "db",
-    "oa": "oa", "docexchange": "gwjh", "videoconf": "video", "portal": "portal",
+    "oa": "oa", "docexchange": "gwjh", "videoconf": "video", "portal": "portal", "backup": "backup",
 }
 
 

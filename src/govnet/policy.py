@@ -22,8 +22,11 @@ def _rule(service: str, proto: str, port: int, sources: list[str]) -> dict:
 
 
 def build(vs: ValidStack, hosts: dict[str, dict], city: dict,
-          services: dict[str, list[dict]]) -> dict[str, dict | None]:
-    """The firewall facts per host name; None for hosts outside the city (the Internet)."""
+          services: dict[str, list[dict]], watch: dict) -> dict[str, dict | None]:
+    """The firewall facts per host name; None for hosts outside the city (the Internet).
+
+    ``watch`` is the monitoring facts (:mod:`govnet.monitoring`): every scraped host accepts node
+    exporter's port from the monitoring servers only."""
     plan = vs.stack.address_plan
     plane_net = {"intranet": str(plan.intranet), "extranet": str(plan.extranet)}
     zone_plane = {name: zone.plane for name, zone in vs.zones.items()}
@@ -32,6 +35,8 @@ def build(vs: ValidStack, hosts: dict[str, dict], city: dict,
     deny_planes = sorted({plane_net[z.plane] for z in vs.zones.values() if z.internet == "deny"}
                          - set(nat_planes))
     portal = [(s["address"]) for s in services.get(m.Service.portal.value, [])]
+    scraped = {t["host"] for t in watch["targets"]}
+    scrapers = [f"{a}/32" for a in watch["servers"]]
 
     out: dict[str, dict | None] = {}
     for name, h in hosts.items():
@@ -51,6 +56,8 @@ def build(vs: ValidStack, hosts: dict[str, dict], city: dict,
                 sources = [plane_net[zone_plane[h["zone"]]]] if h["zone"] else []
             for proto, port in standard.SERVICE_PORTS[m.Service(svc)]:
                 rules.append(_rule(svc, proto, port, sources))
+        if name in scraped:
+            rules.append(_rule("node-exporter", "tcp", watch["exporter_port"], scrapers))
         wan = h["internet"]["interface"] if h["internet"] else None
         routing = "ospf" in h
         fw: dict = {

@@ -87,7 +87,18 @@ SERVICE_AUDIENCE: dict[Service, str] = {
     Service.portal: "public",
     Service.dns: "city", Service.ntp: "city", Service.syslog: "city", Service.monitoring: "city",
     Service.database: "plane", Service.oa: "plane", Service.docexchange: "plane",
-    Service.videoconf: "plane", Service.backup: "plane",
+    Service.videoconf: "plane", Service.backup: "city",
+}
+
+#: Node exporter's port on every city host; only the monitoring servers may scrape it.
+NODE_EXPORTER_PORT = 9100
+
+#: What each service's host keeps that the disaster-recovery site must hold a copy of (the folders
+#: the database, logging and portal roles write; see their defaults).
+BACKUP_PATHS: dict[Service, tuple[str, ...]] = {
+    Service.database: ("/var/backups/govnet-db",),
+    Service.syslog: ("/var/log/govnet",),
+    Service.portal: ("/var/www/govnet-portal",),
 }
 
 #: Ports of the management plane: SSH, accepted only on the management link from its network.

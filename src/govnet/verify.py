@@ -51,6 +51,8 @@ def run(project: Project, platform: str, *, limit: str | None = None, keyword: s
            "GOVNET_VERIFY_KEY": str(project.ssh_key()),
            "GOVNET_VERIFY_PLATFORM": platform,
            "GOVNET_VERIFY_KNOWN_HOSTS": str(project.state / "known_hosts"),
+           # the run-time secrets (backup passphrases): a restore needs them, as in a real disaster
+           "GOVNET_VERIFY_SECRETS": str(project.stack_state / "secrets"),
            "GOVNET_VERIFY_LIMIT": limit or ""}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)

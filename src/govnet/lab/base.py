@@ -25,14 +25,17 @@ SUITE = "bookworm"
 #: real through the lab's package proxy.
 PACKAGES = ("systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "python3-apt",
             "iproute2", "iputils-ping", "procps", "ca-certificates",
-            "chrony", "rsyslog", "libpam-pwquality", "sudo", "nftables", "bind9-dnsutils")
+            "chrony", "rsyslog", "libpam-pwquality", "sudo", "nftables", "bind9-dnsutils",
+            "prometheus-node-exporter")
+#: services a package above enables on install that only some hosts run: their roles enable them
+DISABLED = ("prometheus-node-exporter.service",)
 #: timers that would make hosts fetch packages or grind on their own during tests, and the
 #: console login prompt (operators use SSH, or `govnet lab shell`)
 MASKED = ("apt-daily.timer", "apt-daily-upgrade.timer", "dpkg-db-backup.timer", "e2scrub_all.timer",
           "fstrim.timer", "systemd-tmpfiles-clean.timer", "console-getty.service",
           "getty@.service")
 #: bump when the tweaks in _customise change
-RECIPE = 7
+RECIPE = 8
 
 SSH_HOSTKEYS_DROPIN = """\
 # govnet lab base: every host makes its own SSH host keys on first boot (the base has none)
@@ -54,7 +57,7 @@ def mirror() -> str:
 
 
 def cache_key() -> str:
-    spec = {"suite": SUITE, "mirror": mirror(), "packages": PACKAGES, "masked": MASKED,
+    spec = {"suite": SUITE, "mirror": mirror(), "packages": PACKAGES, "masked": MASKED, "disabled": DISABLED,
             "recipe": RECIPE}
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
 
@@ -107,4 +110,5 @@ def _customise(rootfs: Path) -> None:
     dropin.write_text(SSH_HOSTKEYS_DROPIN)
     run(["systemctl", f"--root={rootfs}", "enable", "systemd-networkd.service", "ssh.service"])
     run(["systemctl", f"--root={rootfs}", "mask", *MASKED])
+    run(["systemctl", f"--root={rootfs}", "disable", *DISABLED])
     run(["chroot", rootfs, "apt-get", "clean"])

@@ -1,0 +1,72 @@
+"""Tests of govnet.monitoring and govnet.backup: what is watched and what is backed up, from the
+design of the example city."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from govnet.pipeline import compile_stack
+
+ROOT = Path(__file__).resolve().parents[1]
+CITY = ROOT / "stacks" / "example-city.yaml"
+
+
+@pytest.fixture(scope="module")
+def design():
+    return compile_stack(CITY).design
+
+
+def test_every_city_host_is_scraped_on_its_primary_address(design):
+    targets = {t["host"]: t["address"] for t in design.monitoring["targets"]}
+    assert "internet-citizen1" not in targets
+    assert set(targets) == set(design.hosts) - {"internet-citizen1"}
+    assert targets["dc-core1"] == design.hosts["dc-core1"]["loopback"]
+    assert targets["dc-db1"] == design.hosts["dc-db1"]["interfaces"][0]["address"].split("/")[0]
+
+
+def test_every_county_link_is_probed_at_its_far_end(design):
+    links = {x["link"]: x for x in design.monitoring["links"]}
+    assert set(links) == {"dc.core1~wolong.gw1", "dc.core1~wancheng.gw1", "dc.fw1~xixia.gw1",
+                          "wolong.gw1~wolong-edu.gw1"}
+    # the county end of a DC link, the unit end of a county link, the tunnel address of a VPN
+    assert links["dc.core1~wancheng.gw1"]["host"] == "wancheng-gw1"
+    assert links["wolong.gw1~wolong-edu.gw1"]["host"] == "wolong-edu-gw1"
+    assert links["wolong.gw1~wolong-edu.gw1"]["county"] == "wolong"
+    assert links["dc.fw1~xixia.gw1"]["address"].startswith("198.18.146.")
+    far = design.hosts["wancheng-gw1"]
+    iface = next(i for i in far["interfaces"] if i.get("link") == "dc.core1~wancheng.gw1")
+    assert links["dc.core1~wancheng.gw1"]["address"] == iface["address"].split("/")[0]
+
+
+def test_the_portal_is_probed_by_its_public_name(design):
+    assert design.monitoring["portal"] == ["https://www.example.gov.cn/"]
+    assert design.monitoring["servers"] == [design.services["monitoring"][0]["address"]]
+
+
+def test_a_stack_without_monitoring_watches_nothing(tmp_path):
+    text = (ROOT / "stacks" / "smoke-town.yaml").read_text()
+    assert "services: [dns, ntp, syslog, monitoring]" in text
+    stack = tmp_path / "smoke-town.yaml"
+    stack.write_text(text.replace("services: [dns, ntp, syslog, monitoring]",
+                                  "services: [dns, ntp, syslog]"))
+    d = compile_stack(stack).design
+    assert d.monitoring["targets"] == [] and d.monitoring["links"] == []
+    assert all(r["service"] != "node-exporter" for h in d.hosts.values() if h.get("firewall")
+               for r in h["firewall"]["accept"])
+
+
+def test_the_data_holders_back_up_to_the_dr_host(design):
+    assert design.backup["repositories"] == [{"host": "dr-bak1",
+                                              "address": design.services["backup"][0]["address"]}]
+    clients = {c["host"]: c["paths"] for c in design.backup["clients"]}
+    assert clients == {"dc-db1": ["/var/backups/govnet-db"], "dc-infra1": ["/var/log/govnet"],
+                       "dc-portal1": ["/var/www/govnet-portal"]}
+
+
+def test_the_dr_backup_service_answers_the_city(design):
+    fw = design.hosts["dr-bak1"]["firewall"]
+    (rule,) = [r for r in fw["accept"] if r["service"] == "backup"]
+    assert (rule["proto"], rule["port"]) == ("tcp", 22)
+    assert "198.18.64.0/18" in rule["sources"]  # the portal (extranet) backs up its content too

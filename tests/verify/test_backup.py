@@ -1,0 +1,92 @@
+"""Backup: each client's data, encrypted, in its own append-only repository on the disaster-
+recovery host; restored there with the passphrase from the controller, it matches the original."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shlex
+from pathlib import Path
+
+import pytest
+from stackfacts import compiled, connect, facts, selected, tcp_probe
+
+
+def _setup() -> tuple[dict, list[dict]]:
+    b = compiled().design.backup
+    if not b["repositories"] or b["repositories"][0]["host"] not in selected():
+        pytest.skip("no disaster-recovery host in this selection")
+    clients = [c for c in b["clients"] if c["host"] in selected()]
+    if not clients:
+        pytest.skip("no backup client in this selection")
+    return b["repositories"][0], clients
+
+
+def _borg_on_dr(repo: dict, client: str, args: str):
+    """Run borg as the repository owner on the DR host, with the client's passphrase from the
+    controller's secrets (as a restore after losing the client would)."""
+    passphrase = (Path(os.environ["GOVNET_VERIFY_SECRETS"]) / f"borg-{client}").read_text().strip()
+    return connect(repo["host"]).run(
+        f"cd /tmp && BORG_PASSPHRASE={shlex.quote(passphrase)} BORG_BASE_DIR=/tmp/borg-verify "
+        f"runuser -u borg -- borg {args}")
+
+
+def test_backup_sshd_listens_on_the_backup_address():
+    repo, _ = _setup()
+    listening = {line.split()[3] for line in
+                 connect(repo["host"]).check_output("ss -Hltn 'sport = :22'").splitlines()}
+    mgmt = facts(repo["host"])["management"]["address"].split("/")[0]
+    assert listening == {f"{mgmt}:22", f"{repo['address']}:22"}, listening
+
+
+def test_the_backup_service_is_closed_to_the_internet():
+    repo, _ = _setup()
+    citizens = [h for h in selected() if facts(h)["site_kind"] == "internet"]
+    for citizen in citizens:
+        assert tcp_probe(citizen, repo["address"], 22) == "silent"
+
+
+def test_backup_restores_on_the_dr_host_and_matches():
+    repo, clients = _setup()
+    for client in clients:
+        h = connect(client["host"])
+        assert h.service("govnet-backup.timer").is_enabled
+        marker = f"{client['paths'][0]}/.govnet-backup-check"
+        content = secrets.token_hex(16)
+        h.check_output(f"echo {content} > {marker}")
+        try:
+            h.check_output("systemctl start govnet-backup.service")
+            archives = _borg_on_dr(repo, client["host"],
+                                   f"list --short /srv/backup/{client['host']}")
+            assert archives.rc == 0, archives.stderr
+            last = archives.stdout.split()[-1]
+            restored = _borg_on_dr(repo, client["host"],
+                                   f"extract --stdout /srv/backup/{client['host']}::{last} "
+                                   f"{marker.lstrip('/')}")
+            assert restored.rc == 0, restored.stderr
+            assert restored.stdout.strip() == content
+        finally:
+            h.run(f"rm -f {marker}")
+
+
+def test_the_repository_is_encrypted():
+    repo, clients = _setup()
+    out = _borg_on_dr(repo, clients[0]["host"], f"info /srv/backup/{clients[0]['host']}")
+    assert out.rc == 0, out.stderr
+    assert "Encrypted: Yes (repokey BLAKE2b)" in out.stdout
+    wrong = connect(repo["host"]).run(
+        f"cd /tmp && BORG_PASSPHRASE=wrong BORG_BASE_DIR=/tmp/borg-verify-wrong "
+        f"runuser -u borg -- borg list /srv/backup/{clients[0]['host']}")
+    assert wrong.rc != 0
+
+
+def test_a_client_reaches_only_its_own_repository():
+    repo, clients = _setup()
+    if len(clients) < 2:
+        pytest.skip("one backup client only")
+    a, b = clients[0]["host"], clients[1]["host"]
+    out = connect(a).run(
+        "set -a; . /etc/govnet/backup/env; set +a; "
+        f"borg list ssh://borg@{repo['address']}/srv/backup/{b}")
+    assert out.rc != 0
+    assert "restrict" in (out.stderr + out.stdout).lower() or "not" in out.stderr.lower()

@@ -1,0 +1,124 @@
+"""Monitoring: node exporter on every city host, for the monitoring server only; Prometheus sees
+every target up, probes every county link and the portal, and a county link cut shows as down
+(and raises its alert) until the link is back."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import urllib.parse
+
+import pytest
+from stackfacts import compiled, connect, eventually, facts, selected, tcp_probe
+
+LAB = os.environ.get("GOVNET_VERIFY_PLATFORM", "lab") == "lab"
+
+
+def _watch() -> dict:
+    return compiled().design.monitoring
+
+
+def _server() -> tuple[str, str]:
+    servers = compiled().design.services.get("monitoring", [])
+    if not servers or servers[0]["host"] not in selected():
+        pytest.skip("no monitoring server in this selection")
+    return servers[0]["host"], servers[0]["address"]
+
+
+def _api(path: str) -> dict:
+    """GET Prometheus' HTTP API from the monitoring server itself."""
+    host, address = _server()
+    url = f"http://{address}:9090{path}"
+    out = connect(host).check_output(
+        "python3 -c " + shlex.quote("import sys, urllib.request as u; "
+                                    "print(u.urlopen(sys.argv[1], timeout=10).read().decode())")
+        + " " + shlex.quote(url))
+    body = json.loads(out)
+    assert body["status"] == "success", body
+    return body["data"]
+
+
+def _query(expr: str) -> list[dict]:
+    return _api("/api/v1/query?" + urllib.parse.urlencode({"query": expr}))["result"]
+
+
+def _values(expr: str, label: str) -> dict[str, float]:
+    """Latest value per ``label``; series without it are left out (the package's own default
+    configuration scraped a 'node' job before the role's replaced it, and a restarted Prometheus
+    shows those series for its 5-minute lookback)."""
+    return {r["metric"][label]: float(r["value"][1]) for r in _query(expr) if label in r["metric"]}
+
+
+def test_node_exporter_listens_on_the_scrape_address_only(host_name):
+    listening = {line.split()[3] for line in
+                 connect(host_name).check_output("ss -Hltn 'sport = :9100'").splitlines()}
+    target = [t["address"] for t in _watch()["targets"] if t["host"] == host_name]
+    assert listening == {f"{a}:9100" for a in target}, listening
+
+
+def test_only_the_monitoring_server_may_scrape():
+    host, _ = _server()
+    others = [t for t in _watch()["targets"] if t["host"] in selected() and t["host"] != host]
+    assert tcp_probe(host, others[0]["address"], 9100) == "open"
+    prober = next(t["host"] for t in others if facts(t["host"])["role"] == "server")
+    victim = next(t for t in others if t["host"] != prober)
+    assert tcp_probe(prober, victim["address"], 9100) == "silent"
+
+
+def test_every_target_is_up():
+    _server()
+    want = {t["host"] for t in _watch()["targets"]}
+
+    def check():
+        up = _values('up{job="node"}', "host")
+        assert set(up) == want
+        assert {h for h, v in up.items() if v != 1} == set()
+    eventually(check, timeout=90)
+
+
+def test_every_county_link_and_the_portal_probe_up():
+    _server()
+    want = {x["link"] for x in _watch()["links"]}
+
+    def check():
+        links = _values('probe_success{job="links"}', "link")
+        assert set(links) == want
+        assert {k for k, v in links.items() if v != 1} == set()
+        portal = _values('probe_success{job="portal"}', "instance")
+        assert portal == dict.fromkeys(_watch()["portal"], 1.0)
+    eventually(check, timeout=90)
+
+
+def test_the_alert_rules_are_loaded():
+    names = {r["name"] for g in _api("/api/v1/rules")["groups"] for r in g["rules"]}
+    assert {"GovnetLinkDown", "GovnetHostDown", "GovnetPortalDown"} <= names
+
+
+@pytest.mark.skipif(not LAB, reason="cuts a link: only in the lab, never on production hosts")
+def test_a_county_link_cut_shows_as_down():
+    _server()
+    links = [x for x in _watch()["links"] if x["medium"] != "vpn" and x["host"] in selected()]
+    # a link whose far end has no other link: cutting it isolates one router, nothing behind it
+    peers = {i.get("peer") for x in links for i in facts(x["host"])["interfaces"]}
+    cut = next((x for x in links if x["host"] not in peers), None) or links[0]
+    others = {x["link"] for x in _watch()["links"]} - {cut["link"]}
+    router = connect(cut["host"])
+
+    router.check_output(f"ip link set dev {cut['interface']} down")
+    try:
+        def down():
+            links_now = _values('probe_success{job="links"}', "link")
+            assert links_now[cut["link"]] == 0
+            assert all(links_now[o] == 1 for o in others), links_now
+            alerts = _query(f'ALERTS{{alertname="GovnetLinkDown",alertstate="firing",'
+                            f'link="{cut["link"]}"}}')
+            assert alerts, "GovnetLinkDown not firing"
+        eventually(down, timeout=90)
+    finally:
+        router.check_output(f"ip link set dev {cut['interface']} up")
+
+    def back():
+        assert _values('probe_success{job="links"}', "link")[cut["link"]] == 1
+        assert _values('up{job="node"}', "host")[cut["host"]] == 1
+    eventually(back, timeout=150)
