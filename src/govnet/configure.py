@@ -53,6 +53,19 @@ def connection_vars(project: Project, platform: str) -> dict:
             "ansible_ssh_common_args": hostkeys, "govnet_lab": platform == "lab"}
 
 
+def strategy_env() -> dict[str, str]:
+    """Ansible settings for Mitogen's linear strategy (one persistent Python per host, rather than
+    one per task) when it is installed and not turned off with ``GOVNET_MITOGEN=0``; else none."""
+    if os.environ.get("GOVNET_MITOGEN", "1") == "0":
+        return {}
+    try:
+        import ansible_mitogen
+    except ImportError:
+        return {}
+    plugins = Path(ansible_mitogen.__file__).parent / "plugins" / "strategy"
+    return {"ANSIBLE_STRATEGY_PLUGINS": str(plugins), "ANSIBLE_STRATEGY": "mitogen_linear"}
+
+
 def run(project: Project, platform: str, *, secrets: dict | None = None, limit: str | None = None,
         check: bool = False, diff: bool = False, extravars: dict | None = None,
         say: Say = print) -> Converge:
@@ -110,7 +123,7 @@ def run(project: Project, platform: str, *, secrets: dict | None = None, limit: 
             playbook=str(project.root / "playbooks" / "site.yml"),
             inventory=[str(project.stack_file.resolve()), str(conn)],
             extravars=extravars, limit=limit, cmdline=cmdline or None,
-            envvars={"ANSIBLE_CONFIG": str(project.root / "ansible.cfg")},
+            envvars={"ANSIBLE_CONFIG": str(project.root / "ansible.cfg"), **strategy_env()},
             event_handler=on_event, quiet=True, rotate_artifacts=3)
         result.status, result.rc = r.status, r.rc
         if r.rc != 0 and not result.failures:
