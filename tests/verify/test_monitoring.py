@@ -61,7 +61,9 @@ def test_only_the_monitoring_server_may_scrape():
     host, _ = _server()
     others = [t for t in _watch()["targets"] if t["host"] in selected() and t["host"] != host]
     assert tcp_probe(host, others[0]["address"], 9100) == "open"
-    prober = next(t["host"] for t in others if facts(t["host"])["role"] == "server")
+    # another host (a server if there is one: its packets come from its zone address)
+    prober = next((t["host"] for t in others if facts(t["host"])["role"] == "server"),
+                  others[0]["host"])
     victim = next(t for t in others if t["host"] != prober)
     assert tcp_probe(prober, victim["address"], 9100) == "silent"
 
@@ -99,6 +101,8 @@ def test_the_alert_rules_are_loaded():
 def test_a_county_link_cut_shows_as_down():
     _server()
     links = [x for x in _watch()["links"] if x["medium"] != "vpn" and x["host"] in selected()]
+    if not links:
+        pytest.skip("no wired county link in this selection")
     # a link whose far end has no other link: cutting it isolates one router, nothing behind it
     peers = {i.get("peer") for x in links for i in facts(x["host"])["interfaces"]}
     cut = next((x for x in links if x["host"] not in peers), None) or links[0]
