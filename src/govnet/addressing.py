@@ -22,6 +22,11 @@ from govnet.diagnostics import Diagnostic, StackError
 from govnet.perf import no_gc
 from govnet.rules import ValidStack
 
+
+def address(cidr: str) -> str:
+    """The address part of ``a.b.c.d/len`` (a plain address is returned as it is)."""
+    return cidr.split("/", 1)[0]
+
 LOCK_VERSION = 1
 INTERNET_SEGMENT_PREFIX = 24
 

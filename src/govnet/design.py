@@ -15,6 +15,7 @@ import netaddr
 from govnet import backup, monitoring, names, policy, standard
 from govnet import model as m
 from govnet.addressing import Plan
+from govnet.addressing import address as _ip
 from govnet.perf import no_gc
 from govnet.rules import ValidStack, host_name
 
@@ -52,10 +53,6 @@ class Design:
     dns: dict = field(default_factory=dict)  # the city's zones (govnet.names)
     monitoring: dict = field(default_factory=dict)  # scrape targets and probes (govnet.monitoring)
     backup: dict = field(default_factory=dict)  # repositories and what to back up (govnet.backup)
-
-
-def _ip(cidr: str) -> str:
-    return cidr.split("/", 1)[0]
 
 
 def _first_host(cidr: str) -> str:

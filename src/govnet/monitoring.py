@@ -16,14 +16,11 @@ from __future__ import annotations
 
 from govnet import model as m
 from govnet import standard
+from govnet.addressing import address as _ip
 from govnet.rules import ValidStack, ancestors
 
 #: site kinds whose links the probes watch
 WATCHED_KINDS = (m.SiteKind.county.value, m.SiteKind.unit.value)
-
-
-def _ip(cidr: str) -> str:
-    return cidr.split("/", 1)[0]
 
 
 def primary_address(h: dict) -> str | None:

@@ -17,6 +17,7 @@ import zlib
 import netaddr
 
 from govnet import model as m
+from govnet.addressing import address as _ip
 from govnet.rules import ValidStack
 
 #: DNS names of the shared services (label under the city's domain)
@@ -29,10 +30,6 @@ SERVICE_NAMES: dict[str, str] = {
 def label(ifname: str) -> str:
     """An interface name as a DNS label: 'GigabitEthernet0/0/1' -> 'gigabitethernet0-0-1'."""
     return re.sub(r"[^a-z0-9]+", "-", ifname.lower()).strip("-")
-
-
-def _ip(cidr: str) -> str:
-    return cidr.split("/", 1)[0]
 
 
 def _reverse_zone(net: netaddr.IPNetwork) -> netaddr.IPNetwork:
