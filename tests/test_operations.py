@@ -70,3 +70,15 @@ def test_the_dr_backup_service_answers_the_city(design):
     (rule,) = [r for r in fw["accept"] if r["service"] == "backup"]
     assert (rule["proto"], rule["port"]) == ("tcp", 22)
     assert "198.18.64.0/18" in rule["sources"]  # the portal (extranet) backs up its content too
+
+
+def test_roles_read_service_ports_from_the_inventory(design):
+    from govnet import inventory, standard
+
+    compiled = compile_stack(CITY)
+    ports = inventory.build(compiled.vs, compiled.design).group("all")["vars"]["govnet_service_ports"]
+    assert ports["syslog"] == [{"proto": "tcp", "port": 514}]
+    assert {k: [(p["proto"], p["port"]) for p in v] for k, v in ports.items()} == {
+        s.value: list(v) for s, v in standard.SERVICE_PORTS.items()}
+    defaults = (ROOT / "roles" / "logging" / "defaults" / "main.yml").read_text()
+    assert "govnet_service_ports.syslog[0].port" in defaults

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from govnet import standard
 from govnet.design import Design
 from govnet.output import write_changed
 from govnet.perf import no_gc
@@ -60,6 +61,9 @@ def build(vs: ValidStack, design: Design) -> Inventory:
         f"{PREFIX}city": design.city,
         f"{PREFIX}city_services": {k: v for k, v in design.services.items() if v},
         f"{PREFIX}dns": design.dns,
+        # where each service listens (govnet.standard.SERVICE_PORTS): roles read ports from here
+        f"{PREFIX}service_ports": {svc.value: [{"proto": proto, "port": port} for proto, port in ports]
+                                   for svc, ports in standard.SERVICE_PORTS.items()},
         f"{PREFIX}monitoring": design.monitoring,
         f"{PREFIX}backup": design.backup,
     }
