@@ -82,3 +82,18 @@ def test_roles_read_service_ports_from_the_inventory(design):
         s.value: list(v) for s, v in standard.SERVICE_PORTS.items()}
     defaults = (ROOT / "roles" / "logging" / "defaults" / "main.yml").read_text()
     assert "govnet_service_ports.syslog[0].port" in defaults
+
+
+def test_the_portal_publishes_an_application_of_its_own_plane(tmp_path):
+    text = CITY.read_text()
+    portal = "      - {name: portal1, role: server, zone: extranet, services: [portal]}\n"
+    assert portal in text and "    server_name: www.example.gov.cn\n" in text
+    text = text.replace(portal, portal + "      - {name: vc1, role: server, zone: extranet, "
+                                         "services: [videoconf]}\n")
+    text = text.replace("    server_name: www.example.gov.cn\n",
+                        "    server_name: www.example.gov.cn\n    applications: {/video/: videoconf}\n")
+    stack = tmp_path / "city.yaml"
+    stack.write_text(text)
+    d = compile_stack(stack).design
+    vc1 = next(s["address"] for s in d.services["videoconf"] if s["host"] == "dc-vc1")
+    assert d.city["portal_applications"] == {"/video/": f"https://{vc1}:443/"}

@@ -87,6 +87,19 @@ def build(vs: ValidStack, plan: Plan) -> Design:
             if addr:
                 services[svc.value].append({"host": host_name(key), "address": _ip(addr)})
     clients = {s.value: [x["address"] for x in services[s.value]] for s in standard.CLIENT_SERVICES}
+    # the applications the portal publishes: URL path -> upstream URL of the service's first server
+    # on the portal's own plane (validation made sure there is one)
+    apps = st.services.portal.applications if st.services and st.services.portal else {}
+    portal_planes = {vs.zones[d.zone].plane for d in vs.devices.values()
+                     if m.Service.portal in d.services and d.zone in vs.zones}
+    city["portal_applications"] = {}
+    for url_path, svc in apps.items():
+        port = next((p for proto, p in standard.SERVICE_PORTS[svc] if proto == "tcp"), 80)
+        upstream = next(host_name(k) for k, d in vs.devices.items() if svc in d.services
+                        and d.zone in vs.zones and vs.zones[d.zone].plane in portal_planes)
+        address = next(x["address"] for x in services[svc.value] if x["host"] == upstream)
+        scheme = "https" if port == 443 else "http"
+        city["portal_applications"][url_path] = f"{scheme}://{address}:{port}/"
     # the databases of the information-resource database (一库) and the hosts that use them
     params = st.services.database if st.services and st.services.database else None
     if params:

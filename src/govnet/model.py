@@ -282,6 +282,10 @@ class Kinds(Strict):
 
 class PortalParams(Strict):
     server_name: str | None = Field(None, description="public host name, default www.<domain>")
+    applications: dict[str, Service] = Field(
+        default_factory=dict,
+        description="applications the portal publishes behind it: URL path (/name/) -> the "
+                    "service whose server answers it; the server must be on the portal's plane")
 
 
 class DatabaseParams(Strict):

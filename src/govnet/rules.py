@@ -7,6 +7,7 @@ report every rule it breaks, each with the position in the file and how to fix i
 from __future__ import annotations
 
 import copy
+import re
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -37,6 +38,10 @@ class ValidStack:
     @property
     def name(self) -> str:
         return self.stack.city.name
+
+
+#: a portal application's URL path: /name/ or /a/b/
+_APP_PATH = re.compile(r"/(?:[A-Za-z0-9._~-]+/)+")
 
 
 def host_name(device_key: str) -> str:
@@ -119,6 +124,7 @@ class _Rules:
         self.check_devices(sites, devices, site_of, site_settings, device_settings, zones)
         gateways = self.resolve_gateways(sites, devices, site_settings)
         self.check_internet(sites, devices, site_of, zones, gateways)
+        self.check_portal_applications(devices, zones)
         links_ok = self.check_links(devices, site_of, sites, device_settings)
         depth = self.reachability(sites, site_of, parents)
         # units take their parent's OSPF area unless the site or kinds.unit sets one
@@ -336,6 +342,36 @@ class _Rules:
                 self.err((*path, "role"), "internet-role",
                          f"device {key!r}: the simulated Internet holds only hosts (role server)",
                          "use role: server")
+
+    def check_portal_applications(self, devices, zones):
+        """Each published path is a plain URL path whose service runs on a server of the portal's
+        own address plane: an extranet portal never opens a way into the intranet."""
+        params = self.stack.services.portal if self.stack.services else None
+        if params is None or not params.applications:
+            return
+
+        def plane(dev):
+            return zones[dev.zone].plane if dev.zone in zones else None
+
+        portal_planes = {plane(d) for d in devices.values() if m.Service.portal in d.services} - {None}
+        for url_path, svc in params.applications.items():
+            where = ("services", "portal", "applications", url_path)
+            if not _APP_PATH.fullmatch(url_path):
+                self.err(where, "bad-app-path",
+                         f"portal application path {url_path!r} is not a URL path such as /hudong/",
+                         "start and end it with '/', with letters, digits, '-', '_' or '.' between",
+                         key=True)
+            hosts = [d for d in devices.values() if svc in d.services]
+            if not hosts:
+                self.err(where, "app-without-server",
+                         f"no server runs {svc.value!r}, which the portal publishes at {url_path!r}",
+                         f"add {svc.value} to a server's services, or remove the path")
+            elif portal_planes and not any(plane(h) in portal_planes for h in hosts):
+                self.err(where, "app-plane",
+                         f"{svc.value!r} runs on the {plane(hosts[0])} plane but the portal on the "
+                         f"{', '.join(sorted(portal_planes))}: publishing it would join the planes",
+                         "serve the application from a server of the portal's plane, or remove "
+                         "the path (政务内网 and the Internet stay apart)")
 
     def resolve_gateways(self, sites, devices, site_settings) -> dict[tuple[str, str], str]:
         gateways: dict[tuple[str, str], str] = {}
