@@ -65,11 +65,28 @@ def test_the_data_holders_back_up_to_the_dr_host(design):
                        "dc-portal1": ["/var/www/govnet-portal"]}
 
 
-def test_the_dr_backup_service_answers_the_city(design):
+def test_the_dr_backup_service_admits_its_clients_only(design):
     fw = design.hosts["dr-bak1"]["firewall"]
     (rule,) = [r for r in fw["accept"] if r["service"] == "backup"]
-    assert (rule["proto"], rule["port"]) == ("tcp", 22)
-    assert "198.18.64.0/18" in rule["sources"]  # the portal (extranet) backs up its content too
+    assert (rule["proto"], rule["port"]) == ("tcp", 2222)  # never 22: that is management's sshd
+    clients = {c["host"] for c in design.backup["clients"]}
+    assert rule["sources"] == [f"{design.hosts[c]['primary_address']}/32" for c in
+                               ("dc-infra1", "dc-db1", "dc-portal1") if c in clients]
+    # the portal (extranet) backs up its content too, from its own address only
+    assert f"{design.hosts['dc-portal1']['primary_address']}/32" in rule["sources"]
+
+
+def test_prometheus_answers_the_management_network_only(design):
+    (rule,) = [r for r in design.hosts["dc-infra1"]["firewall"]["accept"]
+               if r["service"] == "monitoring"]
+    assert rule["sources"] == [design.city["management_network"]]
+
+
+def test_vendor_devices_are_not_node_exporter_targets():
+    d = compile_stack(ROOT / "stacks" / "example-metro.yaml").design
+    targets = {t["host"] for t in d.monitoring["targets"]}
+    vendor = {n for n, h in d.hosts.items() if h["platform"] not in ("frr", "debian")}
+    assert vendor and not targets & vendor
 
 
 def test_roles_read_service_ports_from_the_inventory(design):

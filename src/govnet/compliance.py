@@ -173,11 +173,7 @@ def _minimal(out: str, _facts: dict) -> tuple[str, str]:
 
 def _listening(out: str, facts: dict) -> tuple[str, str]:
     mgmt = facts["management"]["address"].split("/")[0]
-    # a backup repository host's second sshd (borg serve only, no login: the backup role) serves
-    # the backup service on its zone address; that is the service, not management
-    backup = ({i["address"].split("/")[0] for i in facts["interfaces"] if i["kind"] == "lan"}
-              if "backup" in facts.get("services", ()) else set())
-    exposed, served = [], []
+    exposed = []
     for line in out.splitlines():
         parts = line.split()
         if len(parts) < 5:
@@ -187,15 +183,11 @@ def _listening(out: str, facts: dict) -> tuple[str, str]:
         addr = addr.strip("[]").split("%")[0]
         if addr.startswith("127.") or addr == "::1":
             continue
-        if port == "22" and addr in backup:
-            served.append(addr)
-        elif port == "22" and addr != mgmt:
+        if port == "22" and addr != mgmt:
             exposed.append(f"SSH on {addr}")
     if exposed:
         return FAIL, f"management reachable outside the management zone: {', '.join(exposed)}"
-    extra = f"; port 22 on {', '.join(sorted(set(served)))} is the backup service (borg only)" \
-        if served else ""
-    return PASS, f"SSH listens on the management address {mgmt} only{extra}"
+    return PASS, f"SSH listens on the management address {mgmt} only"
 
 
 CATALOGUE: tuple[Control, ...] = (

@@ -94,7 +94,7 @@ def build(vs: ValidStack, plan: Plan) -> Design:
                      if m.Service.portal in d.services and d.zone in vs.zones}
     city["portal_applications"] = {}
     for url_path, svc in apps.items():
-        port = next((p for proto, p in standard.SERVICE_PORTS[svc] if proto == "tcp"), 80)
+        port = next(p for proto, p in standard.SERVICE_PORTS[svc] if proto == "tcp")
         upstream = next(host_name(k) for k, d in vs.devices.items() if svc in d.services
                         and d.zone in vs.zones and vs.zones[d.zone].plane in portal_planes)
         address = next(x["address"] for x in services[svc.value] if x["host"] == upstream)
@@ -261,8 +261,11 @@ def build(vs: ValidStack, plan: Plan) -> Design:
                 "default_originate": bool(h["internet"] and h["internet"]["mode"] == "egress"),
             }
         hosts[name] = h
+    for h in hosts.values():
+        h["primary_address"] = monitoring.primary_address(h)
     watch = monitoring.build(vs, hosts, city, services)
-    for name, fw in policy.build(vs, hosts, city, services, watch).items():
+    keep = backup.build(hosts, services)
+    for name, fw in policy.build(vs, hosts, city, services, watch, keep).items():
         hosts[name]["firewall"] = fw
     return Design(vs.name, city, hosts, services, plan, names.build(vs, hosts, city, services),
-                  watch, backup.build(hosts, services))
+                  watch, keep)

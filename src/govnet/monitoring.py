@@ -47,8 +47,9 @@ def build(vs: ValidStack, hosts: dict[str, dict], city: dict,
     targets = []
     for name, h in hosts.items():
         address = primary_address(h)
-        if h["site_kind"] == m.SiteKind.internet.value or address is None:
-            continue
+        if (h["site_kind"] == m.SiteKind.internet.value or address is None
+                or h["platform"] not in {p.value for p in standard.LINUX_PLATFORMS}):
+            continue  # not the city's, or a vendor device (SNMP, not node exporter)
         targets.append({"host": name, "address": address, "site": h["site"],
                         "county": county_of(vs, h["site"]) or ""})
     links = []

@@ -22,11 +22,12 @@ def _rule(service: str, proto: str, port: int, sources: list[str]) -> dict:
 
 
 def build(vs: ValidStack, hosts: dict[str, dict], city: dict,
-          services: dict[str, list[dict]], watch: dict) -> dict[str, dict | None]:
+          services: dict[str, list[dict]], watch: dict, keep: dict) -> dict[str, dict | None]:
     """The firewall facts per host name; None for hosts outside the city (the Internet).
 
     ``watch`` is the monitoring facts (:mod:`govnet.monitoring`): every scraped host accepts node
-    exporter's port from the monitoring servers only."""
+    exporter's port from the monitoring servers only; ``keep`` is the backup facts
+    (:mod:`govnet.backup`): a repository host admits its backup clients only."""
     plan = vs.stack.address_plan
     plane_net = {"intranet": str(plan.intranet), "extranet": str(plan.extranet)}
     zone_plane = {name: zone.plane for name, zone in vs.zones.items()}
@@ -36,6 +37,7 @@ def build(vs: ValidStack, hosts: dict[str, dict], city: dict,
                          - set(nat_planes))
     portal = [(s["address"]) for s in services.get(m.Service.portal.value, [])]
     scraped = {t["host"] for t in watch["targets"]}
+    backup_clients = [f"{hosts[c['host']]['primary_address']}/32" for c in keep["clients"]]
     scrapers = [f"{a}/32" for a in watch["servers"]]
 
     out: dict[str, dict | None] = {}
@@ -52,6 +54,10 @@ def build(vs: ValidStack, hosts: dict[str, dict], city: dict,
                 sources = [ANYWHERE]
             elif audience == "city":
                 sources = list(city["networks"])
+            elif audience == "management":
+                sources = [h["management"]["network"]]
+            elif audience == "clients":
+                sources = backup_clients
             else:
                 sources = [plane_net[zone_plane[h["zone"]]]] if h["zone"] else []
             for proto, port in standard.SERVICE_PORTS[m.Service(svc)]:

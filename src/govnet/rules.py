@@ -354,8 +354,22 @@ class _Rules:
             return zones[dev.zone].plane if dev.zone in zones else None
 
         portal_planes = {plane(d) for d in devices.values() if m.Service.portal in d.services} - {None}
+        if len(portal_planes) != 1:
+            self.err(("services", "portal", "applications"), "app-portal",
+                     "the portal publishes applications but "
+                     + ("no server runs the portal" if not portal_planes else
+                        "portal servers sit on both planes, so one list cannot fit both"),
+                     "add 'portal' to the services of one server (or of servers of one plane), "
+                     "or remove 'applications:'", key=True)
+            return
+        web = ", ".join(sorted(s.value for s in standard.PORTAL_APPLICATION_SERVICES))
         for url_path, svc in params.applications.items():
             where = ("services", "portal", "applications", url_path)
+            if svc not in standard.PORTAL_APPLICATION_SERVICES:
+                self.err(where, "app-not-web",
+                         f"the portal cannot publish {svc.value!r} at {url_path!r}: it is not a web "
+                         "application", f"publish one of: {web}")
+                continue
             if not _APP_PATH.fullmatch(url_path):
                 self.err(where, "bad-app-path",
                          f"portal application path {url_path!r} is not a URL path such as /hudong/",
@@ -366,7 +380,7 @@ class _Rules:
                 self.err(where, "app-without-server",
                          f"no server runs {svc.value!r}, which the portal publishes at {url_path!r}",
                          f"add {svc.value} to a server's services, or remove the path")
-            elif portal_planes and not any(plane(h) in portal_planes for h in hosts):
+            elif not any(plane(h) in portal_planes for h in hosts):
                 self.err(where, "app-plane",
                          f"{svc.value!r} runs on the {plane(hosts[0])} plane but the portal on the "
                          f"{', '.join(sorted(portal_planes))}: publishing it would join the planes",

@@ -77,18 +77,24 @@ SERVICE_PORTS: dict[Service, tuple[tuple[str, int], ...]] = {
     Service.oa: (("tcp", 443),),
     Service.docexchange: (("tcp", 443),),
     Service.videoconf: (("tcp", 443), ("udp", 10000)),
-    Service.backup: (("tcp", 22),),
+    Service.backup: (("tcp", 2222),),  # the DR host's own sshd for borg, apart from management's 22
 }
 
 #: Who may use a service: "public" (anyone, the Internet included), "city" (every network of the
-#: city: routers' links and loopbacks too) or "plane" (the address plane of the zone hosting it, so
-#: an intranet service never answers the extranet and the other way round).
+#: city: routers' links and loopbacks too), "plane" (the address plane of the zone hosting it, so
+#: an intranet service never answers the extranet and the other way round), "management" (the
+#: management network: operators, never the data planes) or "clients" (only the hosts that use
+#: it: a backup repository admits its backup clients).
 SERVICE_AUDIENCE: dict[Service, str] = {
     Service.portal: "public",
-    Service.dns: "city", Service.ntp: "city", Service.syslog: "city", Service.monitoring: "city",
+    Service.dns: "city", Service.ntp: "city", Service.syslog: "city", Service.monitoring: "management",
     Service.database: "plane", Service.oa: "plane", Service.docexchange: "plane",
-    Service.videoconf: "plane", Service.backup: "city",
+    Service.videoconf: "plane", Service.backup: "clients",
 }
+
+#: Services the portal may publish behind it (web applications over HTTPS): never DNS, the
+#: database, monitoring, logs or backups.
+PORTAL_APPLICATION_SERVICES = frozenset({Service.oa, Service.docexchange, Service.videoconf})
 
 #: Node exporter's port on every city host; only the monitoring servers may scrape it.
 NODE_EXPORTER_PORT = 9100

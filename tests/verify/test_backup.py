@@ -11,6 +11,9 @@ from pathlib import Path
 import pytest
 from stackfacts import compiled, connect, facts, selected, tcp_probe
 
+from govnet import model as m
+from govnet import standard
+
 
 def _setup() -> tuple[dict, list[dict]]:
     b = compiled().design.backup
@@ -31,19 +34,32 @@ def _borg_on_dr(repo: dict, client: str, args: str):
         f"runuser -u borg -- borg {args}")
 
 
-def test_backup_sshd_listens_on_the_backup_address():
+def _port() -> int:
+    return standard.SERVICE_PORTS[m.Service.backup][0][1]
+
+
+def _listening(host: str, port: int) -> set[str]:
+    return {line.split()[3] for line in
+            connect(host).check_output(f"ss -Hltn 'sport = :{port}'").splitlines()}
+
+
+def test_backup_sshd_listens_on_the_backup_address_management_sshd_on_management():
     repo, _ = _setup()
-    listening = {line.split()[3] for line in
-                 connect(repo["host"]).check_output("ss -Hltn 'sport = :22'").splitlines()}
     mgmt = facts(repo["host"])["management"]["address"].split("/")[0]
-    assert listening == {f"{mgmt}:22", f"{repo['address']}:22"}, listening
+    assert _listening(repo["host"], _port()) == {f"{repo['address']}:{_port()}"}
+    assert _listening(repo["host"], 22) == {f"{mgmt}:22"}
 
 
-def test_the_backup_service_is_closed_to_the_internet():
-    repo, _ = _setup()
+def test_the_backup_service_admits_its_clients_only():
+    repo, clients = _setup()
+    assert tcp_probe(clients[0]["host"], repo["address"], _port()) == "open"
+    others = [h for h in selected() if h not in {c["host"] for c in clients} | {repo["host"]}
+              and facts(h).get("firewall") is not None]
     citizens = [h for h in selected() if facts(h)["site_kind"] == "internet"]
-    for citizen in citizens:
-        assert tcp_probe(citizen, repo["address"], 22) == "silent"
+    if not others and not citizens:
+        pytest.skip("no other host in this selection")
+    for h in others[:2] + citizens:
+        assert tcp_probe(h, repo["address"], _port()) == "silent", h
 
 
 def test_backup_restores_on_the_dr_host_and_matches():
@@ -87,6 +103,6 @@ def test_a_client_reaches_only_its_own_repository():
     a, b = clients[0]["host"], clients[1]["host"]
     out = connect(a).run(
         "set -a; . /etc/govnet/backup/env; set +a; "
-        f"borg list ssh://borg@{repo['address']}/srv/backup/{b}")
+        f"borg list ssh://borg@{repo['address']}:{_port()}/srv/backup/{b}")
     assert out.rc != 0
-    assert "restrict" in (out.stderr + out.stdout).lower() or "not" in out.stderr.lower()
+    assert "not allowed" in (out.stderr + out.stdout).lower(), out.stderr

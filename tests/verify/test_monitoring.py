@@ -60,6 +60,8 @@ def test_node_exporter_listens_on_the_scrape_address_only(host_name):
 def test_only_the_monitoring_server_may_scrape():
     host, _ = _server()
     others = [t for t in _watch()["targets"] if t["host"] in selected() and t["host"] != host]
+    if len(others) < 2:
+        pytest.skip("fewer than two other scraped hosts in this selection")
     assert tcp_probe(host, others[0]["address"], 9100) == "open"
     # another host (a server if there is one: its packets come from its zone address)
     prober = next((t["host"] for t in others if facts(t["host"])["role"] == "server"),
@@ -104,8 +106,11 @@ def test_a_county_link_cut_shows_as_down():
     if not links:
         pytest.skip("no wired county link in this selection")
     # a link whose far end has no other link: cutting it isolates one router, nothing behind it
-    peers = {i.get("peer") for x in links for i in facts(x["host"])["interfaces"]}
-    cut = next((x for x in links if x["host"] not in peers), None) or links[0]
+    def wired(host):
+        return [i for i in facts(host)["interfaces"] if i["kind"] in ("link", "tunnel")]
+    cut = next((x for x in links if len(wired(x["host"])) == 1), None)
+    if cut is None:
+        pytest.skip("every county link has more of the city behind it")
     others = {x["link"] for x in _watch()["links"]} - {cut["link"]}
     router = connect(cut["host"])
 
