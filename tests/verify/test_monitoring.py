@@ -70,6 +70,15 @@ def test_only_the_monitoring_server_may_scrape():
     assert tcp_probe(prober, victim["address"], 9100) == "silent"
 
 
+def test_prometheus_is_closed_to_the_data_planes():
+    """Operators reach it from the management network; no county or server host may."""
+    host, address = _server()
+    others = [t["host"] for t in _watch()["targets"] if t["host"] in selected() and t["host"] != host]
+    if not others:
+        pytest.skip("no other host in this selection")
+    assert tcp_probe(others[-1], address, 9090) == "silent"
+
+
 def test_every_target_is_up():
     _server()
     want = {t["host"] for t in _watch()["targets"]}
