@@ -18,7 +18,7 @@ from govnet import standard
 from govnet.design import Design
 from govnet.output import write_changed
 from govnet.perf import no_gc
-from govnet.rules import ValidStack, ancestors
+from govnet.rules import ValidStack, county_of
 
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 PREFIX = "govnet_"
@@ -68,16 +68,11 @@ def build(vs: ValidStack, design: Design) -> Inventory:
         f"{PREFIX}backup": design.backup,
     }
     # county groups: the county's site and all units whose parent chain reaches it
-    county_of: dict[str, str] = {}
-    for name in vs.sites:
-        for site in (name, *ancestors(vs.parents, name)):
-            if vs.sites[site].kind.value == "county":
-                county_of[name] = site
-                break
     for name in vs.sites:
         inv.child(group_name("kind", vs.sites[name].kind.value), group_name("site", name))
-        if name in county_of:
-            inv.child(group_name("county", county_of[name]), group_name("site", name))
+        county = county_of(vs, name)
+        if county:
+            inv.child(group_name("county", county), group_name("site", name))
     for host, facts in design.hosts.items():
         inv.add(group_name("site", facts["site"]), host)
         inv.add(group_name("role", facts["role"]), host)

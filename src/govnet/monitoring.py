@@ -17,7 +17,7 @@ from __future__ import annotations
 from govnet import model as m
 from govnet import standard
 from govnet.addressing import address as _ip
-from govnet.rules import ValidStack, ancestors
+from govnet.rules import ValidStack, county_of
 
 #: site kinds whose links the probes watch
 WATCHED_KINDS = (m.SiteKind.county.value, m.SiteKind.unit.value)
@@ -31,13 +31,6 @@ def primary_address(h: dict) -> str | None:
     return _ip(lan[0]["address"]) if lan else None
 
 
-def county_of(vs: ValidStack, site: str) -> str | None:
-    for name in (site, *ancestors(vs.parents, site)):
-        if vs.sites[name].kind == m.SiteKind.county:
-            return name
-    return None
-
-
 def build(vs: ValidStack, hosts: dict[str, dict], city: dict,
           services: dict[str, list[dict]]) -> dict:
     servers = [s["address"] for s in services.get(m.Service.monitoring.value, [])]
@@ -46,7 +39,7 @@ def build(vs: ValidStack, hosts: dict[str, dict], city: dict,
                 "links": [], "portal": []}
     targets = []
     for name, h in hosts.items():
-        address = primary_address(h)
+        address = h["primary_address"]
         if (h["site_kind"] == m.SiteKind.internet.value or address is None
                 or h["platform"] not in {p.value for p in standard.LINUX_PLATFORMS}):
             continue  # not the city's, or a vendor device (SNMP, not node exporter)

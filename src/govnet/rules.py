@@ -60,6 +60,14 @@ def ancestors(parents: dict[str, str | None], site: str):
         cur = parents.get(cur)
 
 
+def county_of(vs: ValidStack, site: str) -> str | None:
+    """The county a site belongs to: itself, or the first county up its parent chain."""
+    for name in (site, *ancestors(vs.parents, site)):
+        if vs.sites[name].kind == m.SiteKind.county:
+            return name
+    return None
+
+
 def _merge(base: dict, layer: dict | None) -> dict:
     """Merge a settings layer into ``base``: mappings key by key, a None value removes a key."""
     if not layer:
