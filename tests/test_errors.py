@@ -14,11 +14,15 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from govnet import cli
 from govnet.diagnostics import StackError, format_text
 from govnet.pipeline import LockMode, compile_stack
-from govnet.source import MAX_BYTES
+from govnet.rules import PHASES
+from govnet.rules import checks as checks_module
+from govnet.source import MAX_BYTES, Source
+from govnet.validate import validate_source
 
 ERRORS = Path("tests/errors")
 CASES = sorted(p.stem for p in (Path(__file__).parent / "errors").glob("*.yaml")
@@ -53,9 +57,32 @@ def test_base_of_the_corpus_is_valid():
     compile_stack(ERRORS / "valid-base.yaml", LockMode.READ)
 
 
-def test_all_errors_of_a_run_are_reported():
+def test_all_errors_of_a_phase_are_reported():
     text = _diagnostics(ERRORS / "many-errors.yaml")
-    assert "unknown-zone" in text and "unknown-endpoint" in text and "no-path-to-dc" in text
+    assert "error[unknown-zone]" in text and "error[unknown-endpoint]" in text
+
+
+def test_a_failing_phase_stops_the_checks_after_it():
+    text = _diagnostics(ERRORS / "many-errors.yaml")
+    assert "no-path-to-dc" not in text  # neither north's (a consequence) nor west's (a later phase)
+
+
+def test_the_next_phase_reports_once_the_failing_one_is_fixed():
+    data = yaml.safe_load((ERRORS / "many-errors.yaml").read_text(encoding="utf-8"))
+    data["sites"][0]["devices"][2]["zone"] = "intranet"
+    data["links"][1]["b"] = "north.gw1"
+    with pytest.raises(StackError) as info:
+        validate_source(Source(file="<fixed>", data=data))
+    assert [(d.code, d.message) for d in info.value.diagnostics] == [
+        ("no-path-to-dc", "site 'west' has no link path to the data center")]
+
+
+def test_every_check_runs_in_exactly_one_phase():
+    checks = [c for phase in PHASES for c in phase.checks]
+    defined = {f for name, f in vars(checks_module).items()
+               if name.startswith("check_") and callable(f)}
+    assert len(checks) == len(set(checks))
+    assert set(checks) == defined
 
 
 # ------------------------------------------------------------- inputs that are not stacks at all

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import difflib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from govnet.source import Path_, Source
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +54,28 @@ class StackError(Exception):
     def __init__(self, diagnostics: list[Diagnostic]):
         self.diagnostics = sorted(diagnostics, key=lambda d: (d.file, d.line, d.column, d.code))
         super().__init__("\n".join(d.format() for d in self.diagnostics))
+
+
+@dataclass
+class Report:
+    """The diagnostics a stage gathers, phase by phase.
+
+    A stage reports every problem of a phase, then calls :meth:`exit_on_error` before the next
+    phase (as netlab does): a user sees all independent errors at once, and never the errors
+    that only follow from them.
+    """
+
+    source: Source
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    def error(self, path: Path_, code: str, message: str, hint: str = "", *, key: bool = False) -> None:
+        """Report ``code`` at the value (or with ``key``, the key) at ``path`` in the file."""
+        self.diagnostics.append(self.source.diag(path, code, message, hint, key=key))
+
+    def exit_on_error(self) -> None:
+        """Raise :class:`StackError` with everything reported so far, if anything was."""
+        if self.diagnostics:
+            raise StackError(self.diagnostics)
 
 
 def format_text(diagnostics: list[Diagnostic]) -> str:

@@ -1,0 +1,443 @@
+"""Checking: every whole-stack rule, read off a :class:`~govnet.rules.resolve.Resolved` stack.
+
+One job: report each rule a resolved stack breaks, with the position in the file and how to fix
+it. Checks run in the declared :data:`PHASES`; a phase reports all its errors and the next phase
+runs only if it found none, so an error never drags the errors that follow from it along (an
+unknown link endpoint does not also leave its site without a path to the data center). A check
+may therefore assume that every earlier phase passed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from govnet import model as m
+from govnet import standard
+from govnet.diagnostics import Report, closest
+from govnet.rules.resolve import ALLOWED_PARENTS, ROUTING_ROLES, Resolved, host_name, is_linux_link
+
+#: a portal application's URL path: /name/ or /a/b/
+_APP_PATH = re.compile(r"/(?:[A-Za-z0-9._~-]+/)+")
+
+Check = Callable[[Resolved, Report], None]
+
+
+def _guess(word, choices) -> str:
+    close = closest(word, choices)
+    return f"did you mean {close!r}? " if close else ""
+
+
+# ------------------------------------------------------------------ phase "names": what is declared
+
+
+def check_zones(r: Resolved, report: Report) -> None:
+    """Declared zones: 'management' is reserved, and an intranet zone never reaches the Internet."""
+    for name, zone in (r.stack.zones or {}).items():
+        path = ("zones", name)
+        if name == "management":
+            report.error(path, "reserved-zone", "'management' is a plane of its own, not a zone",
+                         "remove it; management subnets come from address_plan.management", key=True)
+        if zone.internet == "via-egress" and zone.plane == "intranet":
+            report.error((*path, "internet"), "intranet-internet",
+                         f"zone {name!r} takes intranet addresses but would reach the Internet",
+                         "the intranet never reaches the Internet: set internet: deny, or use "
+                         "plane: extranet")
+
+
+def check_names(r: Resolved, report: Report) -> None:
+    """Site names, device names within a site and host names ('site-device') are unique."""
+    hosts: dict[str, str] = {}
+    sites: set[str] = set()
+    for site in r.stack.sites:
+        if site.name in sites:
+            report.error((*site._path, "name"), "duplicate-site",
+                         f"site {site.name!r} is declared twice", "give each site its own name")
+            continue
+        sites.add(site.name)
+        names: set[str] = set()
+        for dev in site.devices:
+            if dev.name in names:
+                report.error((*dev._path, "name"), "duplicate-device",
+                             f"device {dev.name!r} appears twice in site {site.name!r}",
+                             "give each device of a site its own name")
+                continue
+            names.add(dev.name)
+            key = f"{site.name}.{dev.name}"
+            host = host_name(key)
+            if host in hosts:
+                report.error((*dev._path, "name"), "duplicate-host",
+                             f"host name {host!r} is also the name of {hosts[host]!r}",
+                             "host names are 'site-device'; rename the site or the device")
+                continue
+            hosts[host] = key
+
+
+# ------------------------------------------------------- phase "references": every name resolves
+
+
+def check_site_zones(r: Resolved, report: Report) -> None:
+    """Every zone a site has a subnet in is declared."""
+    for name, site in r.sites.items():
+        for zone in r.site_settings[name]["subnets"]:
+            if zone not in r.zones:
+                path = (*site._path, "subnets", zone) if "subnets" in site.model_fields_set else site._path
+                report.error(path, "unknown-zone",
+                             f"site {name!r} has a subnet in zone {zone!r}, which is not declared",
+                             _guess(zone, r.zones) + f"declared zones: {', '.join(r.zones)}")
+
+
+def check_tree(r: Resolved, report: Report) -> None:
+    """There is a data center, and every parent is a site of a kind the child may sit below,
+    without cycles."""
+    if not any(s.kind == m.SiteKind.datacenter for s in r.sites.values()):
+        report.error(("sites",), "no-datacenter", "the stack has no site of kind datacenter",
+                     "add the city data center (中心机房): a site with kind: datacenter")
+    for name, site in r.sites.items():
+        path = (*site._path, "parent")
+        parent = site.parent
+        allowed = ALLOWED_PARENTS[site.kind]
+        if parent is None:
+            if site.kind == m.SiteKind.unit:
+                report.error(site._path, "missing-parent", f"unit site {name!r} has no parent",
+                             "add 'parent:' naming the county (or the data center) it belongs to")
+        elif parent not in r.sites:
+            report.error(path, "unknown-site", f"parent {parent!r} of site {name!r} is not a site",
+                         _guess(parent, r.sites) + "name a site declared under sites")
+        elif not allowed:
+            report.error(path, "bad-parent", f"a {site.kind.value} site has no parent",
+                         "remove 'parent:'")
+        elif r.sites[parent].kind not in allowed:
+            kinds = " or ".join(k.value for k in allowed)
+            report.error(path, "bad-parent",
+                         f"{site.kind.value} {name!r} cannot sit below {r.sites[parent].kind.value} "
+                         f"{parent!r}", f"its parent must be a {kinds}")
+    for name, site in r.sites.items():
+        seen: list[str] = []
+        cur: str | None = name
+        while cur is not None and cur not in seen:
+            seen.append(cur)
+            cur = r.parents.get(cur)
+        if cur is not None and cur == name:
+            report.error((*site._path, "parent"), "parent-cycle",
+                         f"site {name!r} is its own ancestor: {' -> '.join([*seen, name])}",
+                         "the site tree must end at the data center")
+
+
+def check_device_zones(r: Resolved, report: Report) -> None:
+    """A server's zone is declared; a gateway's zones are zones of its site."""
+    for key, dev in r.devices.items():
+        site = r.sites[r.site_of[key]]
+        if dev.role == m.Role.server:
+            if site.kind != m.SiteKind.internet and dev.zone is not None and dev.zone not in r.zones:
+                report.error((*dev._path, "zone"), "unknown-zone", f"zone {dev.zone!r} is not declared",
+                             _guess(dev.zone, r.zones) + f"declared zones: {', '.join(r.zones)}")
+            continue
+        site_zones = r.site_settings[site.name]["subnets"]
+        for i, zone in enumerate(dev.gateway_for or ()):
+            if zone not in site_zones:
+                report.error((*dev._path, "gateway_for", i), "unknown-zone",
+                             f"site {site.name!r} has no {zone!r} subnet",
+                             _guess(zone, site_zones)
+                             + f"the site's zones: {', '.join(site_zones) or 'none'}")
+
+
+def check_endpoints(r: Resolved, report: Report) -> None:
+    """Every link joins two different, existing devices, and no link is declared twice."""
+    seen: dict[str, int] = {}
+    for i, link in enumerate(r.stack.links):
+        missing = [end for end in ("a", "b") if getattr(link, end) not in r.devices]
+        for end in missing:
+            _unknown_endpoint(r, report, link, end)
+        if missing:
+            continue
+        if link.a == link.b:
+            report.error(link._path, "self-link", f"link connects {link.a!r} to itself",
+                         "a link joins two different devices")
+        elif link.id in seen:
+            report.error(link._path, "duplicate-link",
+                         f"link {link.id!r} is declared twice (first as links[{seen[link.id]}])",
+                         "remove the copy, or give parallel links distinct 'name:'s")
+        else:
+            seen[link.id] = i
+
+
+def _unknown_endpoint(r: Resolved, report: Report, link: m.Link, end: str) -> None:
+    ref = getattr(link, end)
+    site_name = ref.split(".", 1)[0]
+    if site_name not in r.sites:
+        hint = _guess(site_name, r.sites) + "no site has that name"
+    else:
+        names = r.site_devices[site_name]
+        hint = _guess(ref, names) + (
+            f"site {site_name!r} has: {', '.join(k.split('.')[1] for k in names)}"
+            if names else f"site {site_name!r} has no devices")
+    report.error((*link._path, end), "unknown-endpoint", f"link endpoint {ref!r} is not a device", hint)
+
+
+# ------------------------------------------------------ phase "devices": each device on its own
+
+
+def check_platforms(r: Resolved, report: Report) -> None:
+    """Each device's platform suits its role."""
+    for key, dev in r.devices.items():
+        platform = r.device_settings[key]["platform"]
+        if platform not in standard.ROLE_PLATFORMS[dev.role]:
+            ok = ", ".join(p.value for p in standard.ROLE_PLATFORMS[dev.role])
+            where = (*dev._path, "platform") if "platform" in dev.model_fields_set else dev._path
+            report.error(where, "platform-role",
+                         f"device {key!r}: a {dev.role.value} cannot run platform {platform.value!r}",
+                         f"use one of: {ok}")
+
+
+def check_servers(r: Resolved, report: Report) -> None:
+    """A city server sits in one zone of its site that allows its services; an Internet host has
+    no zone; servers are no gateways."""
+    for key, dev in r.devices.items():
+        if dev.role != m.Role.server:
+            continue
+        path = dev._path
+        site = r.sites[r.site_of[key]]
+        site_zones = r.site_settings[site.name]["subnets"]
+        if site.kind == m.SiteKind.internet:
+            if dev.zone is not None:
+                report.error((*path, "zone"), "zone-on-internet",
+                             f"device {key!r} is on the Internet, which has no zones", "remove 'zone:'")
+        elif dev.zone is None:
+            report.error(path, "missing-zone", f"server {key!r} has no zone",
+                         f"add 'zone:' with one of this site's zones: {', '.join(site_zones)}")
+        elif dev.zone not in site_zones:
+            report.error((*path, "zone"), "zone-not-in-site",
+                         f"site {site.name!r} has no {dev.zone!r} subnet for server {key!r}",
+                         f"add '{dev.zone}: <prefix length>' to the site's subnets, or put the "
+                         "server in another zone")
+        if dev.gateway_for is not None:
+            report.error((*path, "gateway_for"), "gateway-role",
+                         "only routers and firewalls are gateways", "remove 'gateway_for:'")
+        if dev.zone in r.zones:
+            _check_services_fit_zone(r, report, key, dev)
+
+
+def _check_services_fit_zone(r: Resolved, report: Report, key: str, dev: m.Device) -> None:
+    allowed = {s.value for s in r.zones[dev.zone].services}
+    for i, svc in enumerate(dev.services):
+        if svc.value not in allowed:
+            fits = [z for z, zz in r.zones.items() if svc in zz.services]
+            report.error((*dev._path, "services", i), "service-zone",
+                         f"service {svc.value!r} may not run in zone {dev.zone!r} (server {key!r})",
+                         f"put the server in a zone that allows it: {', '.join(fits)}"
+                         if fits else "no zone allows it; add it to a zone's services")
+
+
+def check_network_devices(r: Resolved, report: Report) -> None:
+    """Routers, firewalls and switches sit in no zone LAN and run no services; the simulated
+    Internet holds only hosts."""
+    for key, dev in r.devices.items():
+        path = dev._path
+        if dev.role != m.Role.server:
+            if dev.zone is not None:
+                report.error((*path, "zone"), "zone-role",
+                             f"{dev.role.value} {key!r} cannot sit in a zone's LAN",
+                             "use 'gateway_for:' to make it the gateway of site zones")
+            if dev.services:
+                report.error((*path, "services"), "services-role",
+                             f"services run on servers, not on {dev.role.value} {key!r}",
+                             "move the services to a server of the site")
+            if r.sites[r.site_of[key]].kind == m.SiteKind.internet:
+                report.error((*path, "role"), "internet-role",
+                             f"device {key!r}: the simulated Internet holds only hosts (role server)",
+                             "use role: server")
+
+
+def check_internet_attachments(r: Resolved, report: Report) -> None:
+    """Only Internet sites hold hosts; only a firewall is the egress; servers never attach."""
+    for key, dev in r.devices.items():
+        path = (*dev._path, "internet", "mode")
+        mode = dev.internet.mode if dev.internet else None
+        if r.sites[r.site_of[key]].kind == m.SiteKind.internet:
+            if mode not in (None, m.InternetMode.host):
+                report.error(path, "internet-mode",
+                             f"{key!r} stands on the Internet: its mode can only be host",
+                             "remove 'internet:'")
+        elif mode == m.InternetMode.host:
+            report.error(path, "internet-mode",
+                         f"{key!r} is not in a site of kind internet, so it cannot be a host there",
+                         "use mode: egress (egress firewall) or mode: vpn (tunnels only)")
+        elif mode == m.InternetMode.egress and dev.role != m.Role.firewall:
+            report.error(path, "egress-not-firewall",
+                         f"{dev.role.value} {key!r} would connect the city to the Internet",
+                         "only a firewall may be the designated egress (role: firewall); "
+                         "a router may attach for VPN only (mode: vpn)")
+        elif mode == m.InternetMode.vpn and dev.role == m.Role.server:
+            report.error(path, "server-on-internet", f"server {key!r} would sit on the Internet",
+                         "servers reach the Internet only through the egress firewall; "
+                         "remove 'internet:'")
+
+
+# ------------------------------------------------- phase "network": what the devices make together
+
+
+def check_gateways(r: Resolved, report: Report) -> None:
+    """Every zone of a site has exactly one gateway."""
+    for (name, zone), claim in r.gateway_claims.items():
+        if len(claim) == 1:
+            continue
+        if claim:
+            report.error((*r.devices[claim[1]]._path, "gateway_for"), "two-gateways",
+                         f"zone {zone!r} of site {name!r} has two gateways: "
+                         f"{claim[0]!r} and {claim[1]!r}", "keep the zone on one of them")
+            continue
+        routing = [k for k in r.site_devices[name] if r.devices[k].role in ROUTING_ROLES]
+        report.error(r.sites[name]._path, "no-gateway", f"zone {zone!r} of site {name!r} has no gateway",
+                     "add a router or firewall to the site and list the zone in its gateway_for"
+                     if not routing else f"add {zone!r} to gateway_for of one of: {', '.join(routing)}")
+
+
+def check_egress(r: Resolved, report: Report) -> None:
+    """Zones that reach the Internet have an egress firewall to do it through."""
+    egress = any(dev.role == m.Role.firewall and dev.internet is not None
+                 and dev.internet.mode == m.InternetMode.egress
+                 for key, dev in r.devices.items()
+                 if r.sites[r.site_of[key]].kind != m.SiteKind.internet)
+    wants = [z for z, zz in r.zones.items() if zz.internet == "via-egress"]
+    if wants and not egress and any(s.kind == m.SiteKind.internet for s in r.sites.values()):
+        report.error(("sites",), "no-egress",
+                     f"zone(s) {', '.join(wants)} reach the Internet through the egress firewall, "
+                     "but no firewall has 'internet: {mode: egress}'",
+                     "give the data center's firewall 'internet: {mode: egress}'")
+
+
+def check_portal_applications(r: Resolved, report: Report) -> None:
+    """Each published path is a plain URL path whose service runs on a server of the portal's
+    own address plane: an extranet portal never opens a way into the intranet."""
+    params = r.stack.services.portal if r.stack.services else None
+    if params is None or not params.applications:
+        return
+
+    def plane(dev):
+        return r.zones[dev.zone].plane if dev.zone in r.zones else None
+
+    portal_planes = {plane(d) for d in r.devices.values() if m.Service.portal in d.services} - {None}
+    if len(portal_planes) != 1:
+        report.error(("services", "portal", "applications"), "app-portal",
+                     "the portal publishes applications but "
+                     + ("no server runs the portal" if not portal_planes else
+                        "portal servers sit on both planes, so one list cannot fit both"),
+                     "add 'portal' to the services of one server (or of servers of one plane), "
+                     "or remove 'applications:'", key=True)
+        return
+    web = ", ".join(sorted(s.value for s in standard.PORTAL_APPLICATION_SERVICES))
+    for url_path, svc in params.applications.items():
+        where = ("services", "portal", "applications", url_path)
+        if svc not in standard.PORTAL_APPLICATION_SERVICES:
+            report.error(where, "app-not-web",
+                         f"the portal cannot publish {svc.value!r} at {url_path!r}: it is not a web "
+                         "application", f"publish one of: {web}")
+            continue
+        if not _APP_PATH.fullmatch(url_path):
+            report.error(where, "bad-app-path",
+                         f"portal application path {url_path!r} is not a URL path such as /hudong/",
+                         "start and end it with '/', with letters, digits, '-', '_' or '.' between",
+                         key=True)
+        hosts = [d for d in r.devices.values() if svc in d.services]
+        if not hosts:
+            report.error(where, "app-without-server",
+                         f"no server runs {svc.value!r}, which the portal publishes at {url_path!r}",
+                         f"add {svc.value} to a server's services, or remove the path")
+        elif not any(plane(h) in portal_planes for h in hosts):
+            report.error(where, "app-plane",
+                         f"{svc.value!r} runs on the {plane(hosts[0])} plane but the portal on the "
+                         f"{', '.join(sorted(portal_planes))}: publishing it would join the planes",
+                         "serve the application from a server of the portal's plane, or remove "
+                         "the path (政务内网 and the Internet stay apart)")
+
+
+def check_link_ends(r: Resolved, report: Report) -> None:
+    """Links join routing devices of the city; a vpn link's ends are attached to the Internet,
+    and only vpn links have a tunnel."""
+    for link in r.stack.links:
+        for end in ("a", "b"):
+            ref = getattr(link, end)
+            dev = r.devices[ref]
+            if dev.role in (m.Role.server, m.Role.switch):
+                report.error((*link._path, end), "link-role",
+                             f"link endpoint {ref!r} is a {dev.role.value}",
+                             "links join routers and firewalls; servers and switches sit in a "
+                             "site's zone LANs")
+            if r.sites[r.site_of[ref]].kind == m.SiteKind.internet:
+                report.error((*link._path, end), "internet-link",
+                             f"link reaches {ref!r} on the Internet directly",
+                             "devices reach the Internet only through 'internet:' attachments; "
+                             "use medium: vpn between two attached devices")
+        if link.medium == m.Medium.vpn:
+            for end in ("a", "b"):
+                ref = getattr(link, end)
+                att = r.devices[ref].internet
+                if att is None or att.mode == m.InternetMode.host:
+                    report.error((*link._path, end), "vpn-needs-internet",
+                                 f"vpn link endpoint {ref!r} is not attached to the Internet",
+                                 f"give {ref!r} 'internet: {{mode: vpn}}' (or egress for the "
+                                 "data center's firewall), or use fiber / leased / broadband")
+        elif link.tunnel is not None:
+            report.error((*link._path, "tunnel"), "tunnel-not-vpn",
+                         f"a {link.medium.value} link has no tunnel", "remove 'tunnel:'")
+
+
+def check_tunnels(r: Resolved, report: Report) -> None:
+    """WireGuard runs between Linux ends only, and no device uses a UDP port for two tunnels."""
+    used: set[tuple[str, int]] = set()
+    for link in r.stack.links:
+        t = r.tunnels.get(link.id)
+        if t is None or t["protocol"] != m.TunnelProtocol.wireguard:
+            continue
+        if not is_linux_link(r, link):
+            report.error((*link._path, "tunnel", "protocol"), "tunnel-protocol",
+                         "WireGuard needs Linux (frr) devices at both ends",
+                         "use protocol: ipsec for vendor routers")
+        for end in (link.a, link.b):
+            if (end, t["port"]) in used:
+                report.error((*link._path, "tunnel", "port"), "tunnel-port",
+                             f"UDP port {t['port']} on {end!r} is used by two tunnels",
+                             "give each tunnel of a device its own port")
+            used.add((end, t["port"]))
+
+
+def check_reachability(r: Resolved, report: Report) -> None:
+    """Every site of the city has a link path to the data center."""
+    for name, site in r.sites.items():
+        if site.kind == m.SiteKind.internet or name in r.depth:
+            continue
+        parent = r.parents.get(name)
+        report.error(site._path, "no-path-to-dc", f"site {name!r} has no link path to the data center",
+                     f"add a link from one of its routers to the router of {parent!r}"
+                     if parent else "add a link from one of its routers towards the data center")
+
+
+# ----------------------------------------------------------------------------------- the phases
+
+
+@dataclass(frozen=True)
+class Phase:
+    """Checks that do not depend on each other's verdicts; later phases assume this one passed."""
+
+    name: str
+    checks: tuple[Check, ...]
+
+
+PHASES: tuple[Phase, ...] = (
+    Phase("names", (check_zones, check_names)),
+    Phase("references", (check_site_zones, check_tree, check_device_zones, check_endpoints)),
+    Phase("devices", (check_platforms, check_servers, check_network_devices,
+                      check_internet_attachments)),
+    Phase("network", (check_gateways, check_egress, check_portal_applications, check_link_ends,
+                      check_tunnels, check_reachability)),
+)
+
+
+def run_checks(r: Resolved, report: Report) -> None:
+    """Run the phases in order; raise StackError with every error of the first phase that fails."""
+    for phase in PHASES:
+        for check in phase.checks:
+            check(r, report)
+        report.exit_on_error()
