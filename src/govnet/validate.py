@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import types
 import typing
+from collections.abc import Callable
 
 from pydantic import BaseModel, ValidationError
 
@@ -98,76 +99,109 @@ def _describe(path: tuple) -> str:
     return out or "the stack"
 
 
+def _missing(src: Source, path: tuple, err: dict) -> Diagnostic:
+    parent, key = path[:-1], path[-1]
+    cls = _model_at(parent)
+    desc = ""
+    if cls is not None and key in cls.model_fields:
+        desc = cls.model_fields[key].description or ""
+    return src.diag(parent, "missing-key", f"{_describe(parent)}: required key {key!r} is missing",
+                    f"add '{key}:'" + (f" ({desc})" if desc else ""))
+
+
+def _unknown_key(src: Source, path: tuple, err: dict) -> Diagnostic:
+    key = path[-1]
+    cls = _model_at(path[:-1])
+    allowed = sorted(cls.model_fields) if cls else []
+    guess = closest(key, allowed)
+    hint = f"did you mean {guess!r}?" if guess else (
+        f"allowed keys here: {', '.join(allowed)}" if allowed else "remove it")
+    return src.diag(path, "unknown-key", f"{_describe(path[:-1])}: unknown key {key!r}", hint, key=True)
+
+
+def _enum(src: Source, path: tuple, err: dict) -> Diagnostic:
+    value = err.get("input")
+    expected = err.get("ctx", {}).get("expected", "")
+    choices = [c.strip().strip("'") for c in expected.replace(" or ", ",").split(",")]
+    guess = closest(value, choices)
+    hint = (f"did you mean {guess!r}? " if guess else "") + f"use one of: {', '.join(choices)}"
+    return src.diag(path, "bad-value", f"{_describe(path)}: {value!r} is not allowed", hint)
+
+
+def _value_error(src: Source, path: tuple, err: dict) -> Diagnostic:
+    value, where = err.get("input"), _describe(path)
+    code = str(err.get("ctx", {}).get("error", ""))
+    if code.startswith("host-bits:"):
+        cidr = code.split(":", 1)[1]
+        return src.diag(path, "bad-network", f"{where}: {value!r} has host bits set",
+                        f"write the network address: {cidr}")
+    if code in _VALUE_ERRORS:
+        rule, text, hint = _VALUE_ERRORS[code]
+        return src.diag(path, rule, f"{where}: " + text.format(value=value), hint)
+    return src.diag(path, "bad-value", f"{where}: {err['msg']}", "fix the value")
+
+
+_GOT_NAMES = {"dict": "a mapping", "list": "a list", "str": "a string", "int": "a number",
+              "float": "a number", "bool": "true/false", "NoneType": "nothing"}
+
+
+def _wrong_type(src: Source, path: tuple, err: dict) -> Diagnostic:
+    value = err.get("input")
+    got = type(value).__name__ if value is not None else "nothing"
+    got = _GOT_NAMES.get(got, got)
+    return src.diag(path, "wrong-type", f"{_describe(path)}: expected {_TYPE_NAMES[err['type']]}, "
+                    f"got {got}", "fix the value's type (see schemas/govnet-stack.schema.json)")
+
+
+_SIGNS = {"greater_than_equal": ">=", "less_than_equal": "<=", "greater_than": ">", "less_than": "<"}
+
+
+def _out_of_range(src: Source, path: tuple, err: dict) -> Diagnostic:
+    bound = next(iter(err.get("ctx", {}).values()), "")
+    return src.diag(path, "out-of-range", f"{_describe(path)}: {err.get('input')!r} is out of range: "
+                    f"it must be {_SIGNS[err['type']]} {bound}", "choose a value inside the range")
+
+
+def _bad_length(src: Source, path: tuple, err: dict) -> Diagnostic:
+    ctx = err.get("ctx", {})
+    if err["type"] == "too_short":
+        text = f"needs at least {ctx.get('min_length')} entr(y/ies), has {ctx.get('actual_length')}"
+    else:
+        text = f"allows at most {ctx.get('max_length')} entries, has {ctx.get('actual_length')}"
+    return src.diag(path, "bad-length", f"{_describe(path)}: {text}", "add or remove entries")
+
+
+def _bad_text_length(src: Source, path: tuple, err: dict) -> Diagnostic:
+    return src.diag(path, "bad-length", f"{_describe(path)}: {err['msg'].replace('String', 'the text')}",
+                    "shorten or lengthen the text")
+
+
+def _pattern(src: Source, path: tuple, err: dict) -> Diagnostic:
+    return src.diag(path, "bad-value", f"{_describe(path)}: {err.get('input')!r} has the wrong form",
+                    f"it must match {err.get('ctx', {}).get('pattern', '')}")
+
+
+def _other(src: Source, path: tuple, err: dict) -> Diagnostic:
+    return src.diag(path, "bad-value", f"{_describe(path)}: {err['msg']}", "fix the value")
+
+
+#: pydantic error type -> the translator that says it in plain language
+_TRANSLATORS: dict[str, Callable[[Source, tuple, dict], Diagnostic]] = {
+    "missing": _missing, "extra_forbidden": _unknown_key, "enum": _enum, "value_error": _value_error,
+    **dict.fromkeys(_TYPE_NAMES, _wrong_type), **dict.fromkeys(_SIGNS, _out_of_range),
+    "too_short": _bad_length, "too_long": _bad_length,
+    "string_too_long": _bad_text_length, "string_too_short": _bad_text_length,
+    "string_pattern_mismatch": _pattern,
+}
+
+
 def translate_errors(src: Source, exc: ValidationError) -> list[Diagnostic]:
+    """Pydantic's errors in plain language, at their position in the file, one per problem."""
     diags: list[Diagnostic] = []
     seen: set = set()
     for err in exc.errors(include_url=False):
         path = _data_path(src.data, tuple(err["loc"]))
-        etype = err["type"]
-        value = err.get("input")
-        where = _describe(path)
-        if etype == "missing":
-            parent, key = path[:-1], path[-1]
-            cls = _model_at(parent)
-            desc = ""
-            if cls is not None and key in cls.model_fields:
-                desc = cls.model_fields[key].description or ""
-            d = src.diag(parent, "missing-key", f"{_describe(parent)}: required key {key!r} is "
-                         "missing", f"add '{key}:'" + (f" ({desc})" if desc else ""))
-        elif etype == "extra_forbidden":
-            key = path[-1]
-            cls = _model_at(path[:-1])
-            allowed = sorted(cls.model_fields) if cls else []
-            guess = closest(key, allowed)
-            hint = f"did you mean {guess!r}?" if guess else (
-                f"allowed keys here: {', '.join(allowed)}" if allowed else "remove it")
-            d = src.diag(path, "unknown-key", f"{_describe(path[:-1])}: unknown key {key!r}", hint,
-                         key=True)
-        elif etype == "enum":
-            expected = err.get("ctx", {}).get("expected", "")
-            choices = [c.strip().strip("'") for c in expected.replace(" or ", ",").split(",")]
-            guess = closest(value, choices)
-            hint = (f"did you mean {guess!r}? " if guess else "") + f"use one of: {', '.join(choices)}"
-            d = src.diag(path, "bad-value", f"{where}: {value!r} is not allowed", hint)
-        elif etype == "value_error":
-            code = str(err.get("ctx", {}).get("error", ""))
-            if code.startswith("host-bits:"):
-                cidr = code.split(":", 1)[1]
-                d = src.diag(path, "bad-network", f"{where}: {value!r} has host bits set",
-                             f"write the network address: {cidr}")
-            elif code in _VALUE_ERRORS:
-                rule, text, hint = _VALUE_ERRORS[code]
-                d = src.diag(path, rule, f"{where}: " + text.format(value=value), hint)
-            else:
-                d = src.diag(path, "bad-value", f"{where}: {err['msg']}", "fix the value")
-        elif etype in _TYPE_NAMES:
-            got = type(value).__name__ if value is not None else "nothing"
-            got = {"dict": "a mapping", "list": "a list", "str": "a string", "int": "a number",
-                   "float": "a number", "bool": "true/false", "NoneType": "nothing"}.get(got, got)
-            d = src.diag(path, "wrong-type", f"{where}: expected {_TYPE_NAMES[etype]}, got {got}",
-                         "fix the value's type (see schemas/govnet-stack.schema.json)")
-        elif etype in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
-            ctx = err.get("ctx", {})
-            sign = {"greater_than_equal": ">=", "less_than_equal": "<=", "greater_than": ">",
-                    "less_than": "<"}[etype]
-            bound = next(iter(ctx.values()), "")
-            d = src.diag(path, "out-of-range", f"{where}: {value!r} is out of range: it must be "
-                         f"{sign} {bound}", "choose a value inside the range")
-        elif etype in ("too_short", "too_long"):
-            ctx = err.get("ctx", {})
-            if etype == "too_short":
-                text = f"needs at least {ctx.get('min_length')} entr(y/ies), has {ctx.get('actual_length')}"
-            else:
-                text = f"allows at most {ctx.get('max_length')} entries, has {ctx.get('actual_length')}"
-            d = src.diag(path, "bad-length", f"{where}: {text}", "add or remove entries")
-        elif etype in ("string_too_long", "string_too_short"):
-            d = src.diag(path, "bad-length", f"{where}: {err['msg'].replace('String', 'the text')}",
-                         "shorten or lengthen the text")
-        elif etype == "string_pattern_mismatch":
-            d = src.diag(path, "bad-value", f"{where}: {value!r} has the wrong form",
-                         f"it must match {err.get('ctx', {}).get('pattern', '')}")
-        else:
-            d = src.diag(path, "bad-value", f"{where}: {err['msg']}", "fix the value")
+        d = _TRANSLATORS.get(err["type"], _other)(src, path, err)
         ident = (d.line, d.column, d.code, d.message)
         if ident not in seen:  # unions report one error per branch; keep one
             seen.add(ident)
