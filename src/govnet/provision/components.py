@@ -16,6 +16,22 @@ from govnet.provision import providers as p
 
 PLATFORMS = ("lab", "ssh")
 
+#: the components' type tokens; a resource's URN chains its ancestors' types (see program.targets)
+CITY_TYPE, SITE_TYPE, HOST_TYPE, LINK_TYPE = (f"govnet:index:{k}" for k in ("City", "Site", "Host", "Link"))
+FABRIC_NAME = "fabric"
+
+
+def gateway_name(site: str) -> str:
+    return f"{site}.mgmt-gateway"
+
+
+def port_name(host: str, iface: str) -> str:
+    return f"{host}.{iface}"
+
+
+def keys_name(link_id: str) -> str:
+    return f"{link_id}.keys"
+
 
 @dataclass(frozen=True)
 class LabSettings:
@@ -33,12 +49,12 @@ class City(ComponentResource):
 
     def __init__(self, name: str, platform: str, lab: LabSettings | None,
                  opts: ResourceOptions | None = None):
-        super().__init__("govnet:index:City", name, None, opts)
+        super().__init__(CITY_TYPE, name, None, opts)
         self.stack = name
         self.platform = platform
         self.fabric = None
         if platform == "lab":
-            self.fabric = p.LabFabric("fabric", {"lab": name, "controller": lab.controller,
+            self.fabric = p.LabFabric(FABRIC_NAME, {"lab": name, "controller": lab.controller,
                                                  "internet_gateway": lab.internet_gateway},
                                       ResourceOptions(parent=self))
         self.register_outputs({})
@@ -46,11 +62,11 @@ class City(ComponentResource):
 
 class Site(ComponentResource):
     def __init__(self, city: City, name: str, gateway: str | None):
-        super().__init__("govnet:index:Site", name, None, ResourceOptions(parent=city))
+        super().__init__(SITE_TYPE, name, None, ResourceOptions(parent=city))
         self.city = city
         self.gateway = None
         if city.platform == "lab":
-            self.gateway = p.LabGateway(f"{name}.mgmt-gateway",
+            self.gateway = p.LabGateway(gateway_name(name),
                                         {"lab": city.stack, "site": name, "gateway": gateway},
                                         ResourceOptions(parent=self, depends_on=[city.fabric]))
         self.register_outputs({})
@@ -60,7 +76,7 @@ class Host(ComponentResource):
     """One device: a lab container (with its LAN/Internet ports) or an existing SSH host."""
 
     def __init__(self, site: Site, host: LabHost, ports: list[LabPort], lab: LabSettings | None):
-        super().__init__("govnet:index:Host", host.name, None, ResourceOptions(parent=site))
+        super().__init__(HOST_TYPE, host.name, None, ResourceOptions(parent=site))
         city = site.city
         self.address = host.mgmt_address.split("/")[0]
         if city.platform == "lab":
@@ -71,7 +87,7 @@ class Host(ComponentResource):
                 "apt_proxy": city.fabric.proxy,
             }, ResourceOptions(parent=self, depends_on=[site.gateway]))
             for port in ports:
-                p.LabPort(f"{host.name}.{port.iface}", {
+                p.LabPort(port_name(host.name, port.iface), {
                     "lab": city.stack, "host": host.name, "iface": port.iface,
                     "segment": port.segment}, ResourceOptions(parent=self, depends_on=[self.machine]))
         else:
@@ -85,7 +101,7 @@ class Link(ComponentResource):
 
     def __init__(self, city: City, link_id: str, a: Host, b: Host, cable: LabCable | None,
                  tunnel: bool):
-        super().__init__("govnet:index:Link", link_id, None, ResourceOptions(parent=city))
+        super().__init__(LINK_TYPE, link_id, None, ResourceOptions(parent=city))
         self.keys = None
         if cable is not None and city.platform == "lab":
             p.LabCable(link_id, {"lab": city.stack, "link": link_id,
@@ -93,7 +109,7 @@ class Link(ComponentResource):
                                  "b_host": cable.b[0], "b_iface": cable.b[1]},
                        ResourceOptions(parent=self, depends_on=[a.machine, b.machine]))
         if tunnel:
-            self.keys = p.WireGuardKeys(f"{link_id}.keys", {"link": link_id},
+            self.keys = p.WireGuardKeys(keys_name(link_id), {"link": link_id},
                                         ResourceOptions(parent=self,
                                                         additional_secret_outputs=["keys"]))
         self.register_outputs({})

@@ -124,6 +124,12 @@ def stack(project: Project, config: dict[str, str] | None = None) -> auto.Stack:
     return st
 
 
+def urns(st: auto.Stack) -> set[str]:
+    """The URNs of the resources in the stack's state (empty for a new stack)."""
+    deployment = st.export_stack().deployment or {}
+    return {r["urn"] for r in deployment.get("resources") or []}
+
+
 def recover(project: Project, st: auto.Stack, say: Say) -> None:
     """Make a stack usable after an interrupted run: remove locks of Pulumi processes that are
     gone, stop their orphaned plugins, and drop pending operations (the lab's operations are
@@ -173,6 +179,8 @@ class Progress:
 
     say: Say
     preview: bool = False
+    #: a refresh only reads: a resource it drops was found gone from the machine, not deleted
+    refresh: bool = False
     started: dict[str, float] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     failed: list[str] = field(default_factory=list)
@@ -188,7 +196,8 @@ class Progress:
         if ev.resource_pre_event:
             md = ev.resource_pre_event.metadata
             op = md.op.value if hasattr(md.op, "value") else str(md.op)
-            if op in {"same", "read", "refresh"} or md.type.startswith(("pulumi:", "govnet:")):
+            if (op in {"same", "read", "refresh"} or md.type.startswith(("pulumi:", "govnet:"))
+                    or self.refresh):
                 return
             self.started[md.urn] = time.monotonic()
             if not ev.resource_pre_event.planning:
@@ -197,6 +206,10 @@ class Progress:
             md = ev.res_outputs_event.metadata
             op = md.op.value if hasattr(md.op, "value") else str(md.op)
             if op in {"same", "refresh", "read"} or md.type.startswith(("pulumi:", "govnet:")):
+                return
+            if self.refresh:
+                if op == "delete":
+                    self.say(f"  gone    {self._label(md.urn)} (it is made again)")
                 return
             self.counts[op] = self.counts.get(op, 0) + 1
             if self.preview:
