@@ -12,6 +12,7 @@ roles configure them.
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -141,8 +142,10 @@ def _management_supernet(design: Design) -> str:
 
 
 @no_gc
-def render(design: Design, *, management_supernet: str | None = None) -> dict[str, str]:
-    """Relative path -> content of every device configuration of the design.
+def render(design: Design, *, management_supernet: str | None = None,
+           hosts: Collection[str] | None = None) -> dict[str, str]:
+    """Relative path -> content of every device configuration of the design (of ``hosts`` only,
+    when given: a run limited to some hosts renders theirs).
 
     ``management_supernet`` is the city's management plane (``address_plan.management``); the
     devices accept management sessions and SNMP polls from it only. Without it, the smallest block
@@ -158,7 +161,7 @@ def render(design: Design, *, management_supernet: str | None = None) -> dict[st
     files: dict[str, str] = {}
     for name, facts in design.hosts.items():
         platform = facts["platform"]
-        if platform in UNCONFIGURED_PLATFORMS:
+        if platform in UNCONFIGURED_PLATFORMS or (hosts is not None and name not in hosts):
             continue
         template, path = DEVICE_TEMPLATES[platform]
         context = {**common, "h": facts}
@@ -169,18 +172,21 @@ def render(design: Design, *, management_supernet: str | None = None) -> dict[st
     return files
 
 
-def write(files: dict[str, str], out_dir: str | os.PathLike) -> list[str]:
+def write(files: dict[str, str], out_dir: str | os.PathLike, *,
+          hosts: Collection[str] | None = None) -> list[str]:
     """Write ``files`` under ``out_dir`` and remove the stale configurations govnet wrote there.
 
     Only files whose content changed are written (atomically: temporary file, then rename).
     Removed are files ending in ``.conf``/``.cfg`` directly inside a host directory that are no
-    longer rendered; host directories left empty go too. Returns the relative paths written or
-    removed, sorted.
+    longer rendered; host directories left empty go too. With ``hosts`` (a limited run), only
+    those hosts' directories are looked at: the other hosts' files stay as they are. Returns the
+    relative paths written or removed, sorted.
     """
     root = Path(out_dir)
     changed = write_changed(files, root)
     if root.is_dir():
-        for host_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+        for host_dir in sorted(p for p in root.iterdir() if p.is_dir()
+                               and (hosts is None or p.name in hosts)):
             for p in sorted(host_dir.iterdir()):
                 rel = f"{host_dir.name}/{p.name}"
                 if p.is_file() and p.suffix in OWNED_SUFFIXES and rel not in files:
