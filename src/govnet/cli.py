@@ -378,8 +378,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("stack", metavar="STACK")
     s.add_argument("--platform", choices=["lab", "ssh"], default="lab",
                    help="lab: containers on this machine (default); ssh: existing hosts")
-    s.add_argument("--limit", help="configure and verify only these hosts or groups, e.g. "
-                   "county_wolong")
+    s.add_argument("--limit", help="only these hosts or groups (comma-separated), e.g. "
+                   "county_wolong: render, provision, configure and verify them alone; a name "
+                   "that is neither a host nor a group stops the run (exit 2)")
     s.add_argument("--no-verify", action="store_true", help="skip the testinfra phase")
     s.add_argument("--provision-only", action="store_true",
                    help="stop after provisioning: hosts and links up, nothing configured")
@@ -395,14 +396,16 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("verify", help="run the testinfra checks against the running hosts")
     s.add_argument("stack", metavar="STACK")
     s.add_argument("--platform", choices=["lab", "ssh"], default="lab")
-    s.add_argument("--limit", help="only hosts of this group or host name")
+    s.add_argument("--limit", help="only these hosts or groups (comma-separated); a name that is "
+                   "neither a host nor a group is refused (exit 2)")
     s.set_defaults(func=cmd_verify)
 
     s = sub.add_parser("compliance", help="等保 2.0 level 3 report from the running hosts: "
                        "per host and clause, pass/fail/n.a. with evidence; exit 1 on a fail")
     s.add_argument("stack", metavar="STACK")
     s.add_argument("--platform", choices=["lab", "ssh"], default="lab")
-    s.add_argument("--limit", help="only hosts of this group or host name")
+    s.add_argument("--limit", help="only these hosts or groups (comma-separated); a name that is "
+                   "neither a host nor a group is refused (exit 2)")
     s.add_argument("--format", choices=["text", "json", "html"], default="text")
     s.add_argument("-o", "--output", help="write the report to this file")
     s.set_defaults(func=cmd_compliance)

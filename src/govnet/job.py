@@ -3,16 +3,21 @@
 ``up`` runs the four phases and stops at the first that fails, with a summary either way; ``down``
 destroys the Pulumi stack and then sweeps the lab, so it cleans up after a failed or interrupted
 ``up`` too. Every phase prints its progress through ``say``.
+
+A ``limit`` (Ansible-style: comma-separated host and group names) is checked against the stack
+right after validation (:func:`select_hosts`); a limited run renders, provisions, configures and
+verifies the selected hosts only.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from govnet.diagnostics import Diagnostic, StackError, closest
 from govnet.pipeline import Compiled, LockMode, compile_stack
 
 Say = Callable[[str], None]
@@ -22,11 +27,83 @@ class JobError(RuntimeError):
     """A phase failed; the message says which and why (details were printed as they happened)."""
 
 
+@dataclass(frozen=True)
+class Selection:
+    """The hosts a run touches: ``limit`` as Ansible and the checks get it (None: every host)."""
+
+    limit: str | None
+    hosts: list[str]
+
+
+#: characters of Ansible host patterns (intersections, exclusions, wildcards, regexes, ranges)
+#: that provisioning, rendering and the checks could not follow: a limit names hosts and groups
+_PATTERN = set(":!&*?[]~")
+
+
+def select_hosts(compiled: Compiled, limit: str | None) -> Selection:
+    """Check ``limit`` against the stack's hosts and inventory groups and resolve it.
+
+    Raises :class:`StackError` (exit 2) for a name that is neither a host nor a group — with the
+    closest name ("did you mean") — or for a limit that selects no host, so a mistyped limit stops
+    before anything runs instead of provisioning the city and configuring nothing. ``all`` is
+    every host, as in Ansible; blanks around the commas are dropped."""
+    from govnet import inventory
+
+    design = compiled.design
+    parts = [part.strip() for part in (limit or "").split(",")]
+    parts = [part for part in parts if part]
+    if not limit or "all" in parts:
+        return Selection(None, list(design.hosts))
+    groups = inventory.build(compiled.vs, design).groups
+    names = [*design.hosts, *groups]
+    problems = []
+    for part in parts:
+        if part in design.hosts or part in groups:
+            continue
+        hint = closest(part, names)
+        pattern = _PATTERN & set(part)
+        problems.append(Diagnostic(
+            str(compiled.path), 0, 0, "unknown-limit",
+            f"--limit {part!r} is neither a host nor a group of {compiled.name}"
+            + (f" (host patterns with {''.join(sorted(pattern))!r} are not supported)" if pattern else ""),
+            f"did you mean {hint!r}?" if hint else
+            "a limit is comma-separated host and group names: county_<county>, site_<site>, "
+            "role_<role>, service_<service>, … ('ansible-inventory -i STACK --graph' lists them)"))
+    if not parts:
+        problems.append(Diagnostic(str(compiled.path), 0, 0, "unknown-limit",
+                                   f"--limit {limit!r} names no host or group",
+                                   "give host or group names, e.g. --limit county_<county>"))
+    if problems:
+        raise StackError(problems)
+    normalized = ",".join(parts)
+    hosts = inventory.select(compiled.vs, design, normalized)
+    if not hosts:
+        raise StackError([Diagnostic(str(compiled.path), 0, 0, "empty-limit",
+                                     f"--limit {normalized!r} selects no host of {compiled.name}",
+                                     "its groups have no hosts; choose a group that has some")])
+    return Selection(normalized, hosts)
+
+
+def verify_problem(ver, limit: str | None = None) -> str:
+    """Why a verify run (a :class:`govnet.verify.Verified`) does not count as a pass; "" when it
+    does. A run that passed no check verified nothing, so it fails too."""
+    if ver.failed:
+        return f"verification failed: {len(ver.failed)} test(s)"
+    if ver.exit_code not in (0, 5):  # 5: pytest collected no test, judged below
+        return f"verification failed (pytest exit {ver.exit_code})"
+    if ver.passed == 0:
+        skipped = f", {ver.skipped} skipped" if ver.skipped else ""
+        return (f"verification ran no check{f' on {limit}' if limit else ''} (0 passed{skipped}): "
+                "nothing was verified")
+    return ""
+
+
 @dataclass
 class Summary:
     stack: str
     platform: str
-    hosts: int = 0
+    hosts: int = 0  # the hosts the run touched (the limit's, else every host of the stack)
+    limit: str | None = None
     changed: int = 0
     configured_hosts: list[str] = field(default_factory=list)
     changed_hosts: list[str] = field(default_factory=list)
@@ -41,14 +118,18 @@ class Summary:
     def lines(self) -> list[str]:
         secs = ", ".join(f"{k} {v:.0f} s" for k, v in self.seconds.items())
         mode = ", check mode: nothing was changed" if self.check else ""
-        out = [f"summary of {self.stack} ({self.platform}{mode}): {'OK' if self.ok else 'FAILED'}",
-               f"  hosts: {self.hosts}; provisioned: {self.provisioned or '-'}",
-               f"  configured: {'would change' if self.check else 'changed'}={self.changed}"
-               + (f" on {', '.join(self.changed_hosts)}" if self.changed_hosts else " on every host")
-               + (f"; failed on {', '.join(self.failed_hosts)}" if self.failed_hosts else ""),
-               f"  verified: {self.tests_passed} tests passed, {self.tests_failed} failed",
-               f"  time: {secs}"]
-        return out
+        limit = f" (--limit {self.limit})" if self.limit else ""
+        # a phase that did not run claims nothing (a run stopped at validate changed no host)
+        configured = ("  configured: not run" if "configure" not in self.seconds else
+                      f"  configured: {'would change' if self.check else 'changed'}={self.changed}"
+                      + (f" on {', '.join(self.changed_hosts)}" if self.changed_hosts
+                         else f" on every host ({len(self.configured_hosts)})")
+                      + (f"; failed on {', '.join(self.failed_hosts)}" if self.failed_hosts else ""))
+        verified = ("  verified: not run" if "verify" not in self.seconds else
+                    f"  verified: {self.tests_passed} tests passed, {self.tests_failed} failed")
+        return [f"summary of {self.stack} ({self.platform}{mode}): {'OK' if self.ok else 'FAILED'}",
+                f"  hosts: {self.hosts}{limit}; provisioned: {self.provisioned or '-'}",
+                configured, verified, f"  time: {secs}"]
 
 
 def _phase(summary: Summary, name: str, say: Say):
@@ -77,10 +158,14 @@ def _lab_config(compiled: Compiled, project, say: Say) -> dict[str, str]:
             "govnet:sshPublicKey": project.ssh_key().with_suffix(".pub").read_text().strip()}
 
 
-def provision(compiled: Compiled, platform: str, say: Say, *, preview: bool = False):
+def provision(compiled: Compiled, platform: str, say: Say, *, preview: bool = False,
+              hosts: Collection[str] | None = None):
+    """Pulumi up (or preview) of the stack; with ``hosts``, of those hosts only: only their
+    resources and the shared ones they need are refreshed and updated
+    (:func:`govnet.provision.program.targets`)."""
     from pulumi import automation as auto
 
-    from govnet.provision import engine
+    from govnet.provision import engine, program
 
     project = engine.Project(compiled.path)
     config = (_lab_config(compiled, project, say) if platform == "lab"
@@ -88,12 +173,30 @@ def provision(compiled: Compiled, platform: str, say: Say, *, preview: bool = Fa
     st = engine.stack(project, config)
     engine.recover(project, st, say)
     progress = engine.Progress(say, preview=preview)
+    targets = None
+    if hosts is not None and set(hosts) != set(compiled.design.hosts):
+        existing = engine.urns(st)
+        limited = program.targets(compiled, platform, hosts, stack=st.name,
+                                  project=st.workspace.project_settings().name, existing=existing)
+        targets = limited.urns
+        say(f"  limited to {len(targets)} resource(s): {len(hosts)} host(s), their sites, links"
+            + (" and the lab's shared network" if platform == "lab" else ""))
+        for link_id, far in limited.skipped:
+            say(f"  not cabled: {link_id} ({far} is outside the limit and not provisioned: "
+                "run 'govnet up' without --limit first)")
     try:
         if preview:
-            res = st.preview(on_event=progress, diff=False)
+            res = st.preview(on_event=progress, diff=False, target=targets)
             return res.change_summary, {k: v.value for k, v in st.outputs().items()}
-        # refresh first: what died or vanished from the machine is created again
-        res = st.up(on_event=progress, continue_on_error=True, refresh=platform == "lab")
+        if targets is None:
+            # refresh first: what died or vanished from the machine is created again
+            res = st.up(on_event=progress, continue_on_error=True, refresh=platform == "lab")
+        else:
+            # the same for the limited resources only (a refresh target must be in the state)
+            known = [u for u in targets if u in existing]
+            if platform == "lab" and known:
+                st.refresh(on_event=engine.Progress(say, refresh=True), target=known)
+            res = st.up(on_event=progress, continue_on_error=True, target=targets)
     except auto.CommandError as exc:
         detail = "\n".join(progress.errors) or str(exc).strip()[-3000:]
         failed = f" ({', '.join(progress.failed)})" if progress.failed else ""
@@ -122,19 +225,25 @@ def up(stack_file: str | Path, *, platform: str = "lab", limit: str | None = Non
     try:
         with _phase(summary, "validate", say):
             compiled = compile_stack(stack_file, LockMode.READ)
-            summary.hosts = len(compiled.design.hosts)
-            say(f"  {summary.hosts} hosts, {len(compiled.vs.sites)} sites, "
+            say(f"  {len(compiled.design.hosts)} hosts, {len(compiled.vs.sites)} sites, "
                 f"{len(compiled.vs.stack.links)} links: valid")
+            selection = select_hosts(compiled, limit)
+            limit = summary.limit = selection.limit
+            summary.hosts = len(selection.hosts)
+            if limit:
+                say(f"  --limit {limit}: {summary.hosts} host(s): {', '.join(selection.hosts)}")
+        only = set(selection.hosts) if limit else None  # None: every host, as before
         with _phase(summary, "render", say):
             from govnet import render
 
             configs = project.stack_state / "configs"
             files = render.render(compiled.design,
-                                  management_supernet=compiled.vs.stack.address_plan.management)
-            render.write(files, configs)
+                                  management_supernet=compiled.vs.stack.address_plan.management,
+                                  hosts=only)
+            render.write(files, configs, hosts=only)
             say(f"  {len(files)} device configuration(s) in {configs}")
         with _phase(summary, "provision", say):
-            changes, outputs = provision(compiled, platform, say, preview=check)
+            changes, outputs = provision(compiled, platform, say, preview=check, hosts=only)
             summary.provisioned = engine.summary(changes)
             say(f"  {summary.provisioned}")
         if not configure_after:
@@ -172,9 +281,9 @@ def up(stack_file: str | Path, *, platform: str = "lab", limit: str | None = Non
             with _phase(summary, "verify", say):
                 ver = verify.run(project, platform, limit=limit, say=say)
                 summary.tests_passed, summary.tests_failed = ver.passed, len(ver.failed)
-                if not ver.ok:
-                    raise JobError(f"verification failed: {len(ver.failed)} test(s)"
-                                   + (f" (pytest exit {ver.exit_code})" if not ver.failed else ""))
+                problem = verify_problem(ver, limit)
+                if problem:
+                    raise JobError(problem)
         summary.ok = True
     finally:
         for line in summary.lines():
@@ -190,11 +299,15 @@ def run_verify(stack_file: str | Path, *, platform: str = "lab", limit: str | No
 
     summary = Summary(Path(stack_file).stem, platform)
     compiled = compile_stack(stack_file, LockMode.READ)
-    summary.hosts = len(compiled.design.hosts)
+    selection = select_hosts(compiled, limit)
+    summary.hosts, summary.limit = len(selection.hosts), selection.limit
     with _phase(summary, "verify", say):
-        ver = verify.run(engine.Project(Path(stack_file)), platform, limit=limit, say=say)
+        ver = verify.run(engine.Project(Path(stack_file)), platform, limit=selection.limit, say=say)
+        problem = verify_problem(ver, selection.limit)
+        if problem:
+            say(f"  {problem}")
     summary.tests_passed, summary.tests_failed = ver.passed, len(ver.failed)
-    summary.ok = ver.ok
+    summary.ok = not problem
     for line in summary.lines():
         say(line)
     return summary
@@ -245,14 +358,14 @@ def compliance(stack_file: str | Path, *, platform: str = "lab", limit: str | No
     from concurrent.futures import ThreadPoolExecutor
 
     from govnet import compliance as dengbao
-    from govnet import configure, inventory
+    from govnet import configure
     from govnet.provision import engine
 
     compiled = compile_stack(stack_file, LockMode.READ)
+    names = select_hosts(compiled, limit).hosts
     project = engine.Project(Path(stack_file))
     conn = configure.connection_vars(project, platform)
     ssh_args = ["-i", conn["ansible_ssh_private_key_file"], *shlex.split(conn["ansible_ssh_common_args"])]
-    names = inventory.select(compiled.vs, compiled.design, limit)
     hosts = compiled.design.hosts
 
     def one(name: str):
