@@ -1,14 +1,21 @@
 """Every validation rule has a failing input whose message and location are golden files.
 
 tests/errors/<case>.yaml is a broken stack (its first line says what is wrong) and
-tests/errors/<case>.log the exact diagnostics govnet prints. Regenerate after an intended
-wording change with: GOVNET_REGEN=1 pytest tests/test_errors.py, then review the diff.
+tests/errors/<case>.log the exact diagnostics govnet prints. A case with a lock file next to it
+(<case>.lock, found as for any stack) is compiled as render and inventory compile, against a
+frozen lock; a case without one as validate does. Regenerate after an intended wording change
+with: GOVNET_REGEN=1 pytest tests/test_errors.py, then review the diff.
+
+Every diagnostic code in src/govnet has such a case, except the few whose input no committed
+file can be (a missing path, a directory, a huge or unreadable file): those are generated below.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,12 +24,13 @@ import pytest
 import yaml
 
 from govnet import cli
+from govnet.addressing import lock_path
 from govnet.diagnostics import StackError, format_text
 from govnet.pipeline import LockMode, compile_stack
 from govnet.rules import PHASES
 from govnet.rules import checks as checks_module
 from govnet.source import MAX_BYTES, Source
-from govnet.validate import validate_source
+from govnet.validate import _VALUE_ERRORS, validate_source
 
 ERRORS = Path("tests/errors")
 CASES = sorted(p.stem for p in (Path(__file__).parent / "errors").glob("*.yaml")
@@ -30,8 +38,9 @@ CASES = sorted(p.stem for p in (Path(__file__).parent / "errors").glob("*.yaml")
 
 
 def _diagnostics(path: Path) -> str:
+    mode = LockMode.FROZEN if lock_path(path).exists() else LockMode.READ
     with pytest.raises(StackError) as info:
-        compile_stack(path, LockMode.READ)
+        compile_stack(path, mode)
     return format_text(info.value.diagnostics) + "\n"
 
 
@@ -49,7 +58,7 @@ def test_error_case_matches_golden(case):
 def test_error_case_names_file_line_and_hint(case):
     text = (ERRORS / f"{case}.log").read_text(encoding="utf-8")
     first = text.splitlines()[0]
-    assert first.startswith(f"tests/errors/{case}.yaml")
+    assert first.startswith((f"tests/errors/{case}.yaml", f"tests/errors/{case}.lock:"))
     assert "  hint: " in text
 
 
@@ -129,6 +138,87 @@ def test_bad_input_is_a_clear_error_with_exit_2(tmp_path, kind, code):
     assert proc.returncode == 2, proc.stderr
     assert f"error[{code}]" in proc.stderr
     assert "Traceback" not in proc.stderr and "hint:" in proc.stderr
+
+
+def test_unreadable_file_is_a_clear_error_with_exit_2(tmp_path, monkeypatch, capsys):
+    path = ERRORS / "valid-base.yaml"
+    real_open = Path.open
+
+    def deny(self, *args, **kwargs):
+        if self == path:
+            raise PermissionError(13, "Permission denied")
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", deny)  # root reads any file, so refuse it here
+    assert cli.main(["validate", str(path)]) == 2
+    assert "error[unreadable]: cannot read the file: Permission denied" in capsys.readouterr().err
+
+
+#: codes whose input no committed file can be: tested by the generated inputs above
+GENERATED = {*BAD_INPUTS.values(), "unreadable"}
+#: codes that judge a command's arguments, not a stack file (--limit: tests/test_limit.py)
+ARGUMENTS = {"unknown-limit", "empty-limit"}
+#: reporting calls -> the position of their code argument
+_REPORTERS = {"diag": 1, "error": 1, "_err": 1, "_fail": 1, "Diagnostic": 3}
+
+
+class _CodeFinder(ast.NodeVisitor):
+    """Collects the literal codes of reporting calls; a code it cannot read is 'opaque'."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.codes: dict[str, str] = {}
+        self.opaque: list[str] = []
+        self.params: list[set[str]] = []
+
+    def visit_FunctionDef(self, node):
+        args = node.args
+        self.params.append({a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)})
+        self.generic_visit(node)
+        self.params.pop()
+
+    def visit_Call(self, node):
+        func = node.func
+        index = _REPORTERS.get(func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", ""))
+        if index is not None:
+            arg = next((k.value for k in node.keywords if k.arg == "code"),
+                       node.args[index] if len(node.args) > index else None)
+            if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                self.codes.setdefault(arg.value, f"{self.path}:{node.lineno}")
+            elif isinstance(arg, ast.Name) and any(arg.id in p for p in self.params):
+                pass  # a helper handing its own 'code' parameter on
+            elif arg is not None:
+                self.opaque.append(f"{self.path}:{node.lineno}: {ast.unparse(arg)}")
+        self.generic_visit(node)
+
+
+def _source_codes() -> dict[str, str]:
+    codes: dict[str, str] = {}
+    opaque: list[str] = []
+    for path in sorted(Path("src/govnet").rglob("*.py")):
+        finder = _CodeFinder(path)
+        finder.visit(ast.parse(path.read_text(encoding="utf-8")))
+        codes |= {c: w for c, w in finder.codes.items() if c not in codes}
+        opaque += finder.opaque
+    # validate.py looks its value-error codes up in a table
+    table = [o for o in opaque if o.startswith("src/govnet/validate.py:") and o.endswith(": rule")]
+    assert len(table) == 1 and opaque == table, f"codes the scan cannot read: {opaque}"
+    codes |= {code: "src/govnet/validate.py (_VALUE_ERRORS)" for code, _, _ in _VALUE_ERRORS.values()}
+    return codes
+
+
+def test_the_code_scan_finds_codes_of_every_stage():
+    codes = _source_codes()
+    assert {"yaml-syntax", "unknown-key", "bad-domain", "no-path-to-dc", "pool-exhausted",
+            "bad-lock", "stale-lock"} <= set(codes)
+
+
+def test_every_code_has_a_golden_case():
+    golden = {code for log in ERRORS.glob("*.log")
+              for code in re.findall(r"error\[([a-z0-9-]+)\]", log.read_text(encoding="utf-8"))}
+    missing = {code: where for code, where in _source_codes().items()
+               if code not in golden | GENERATED | ARGUMENTS}
+    assert not missing, f"codes without a tests/errors/<case>.yaml + .log: {missing}"
 
 
 def test_alias_bomb_stops_quickly():
