@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from govnet.pipeline import compile_stack
-from lab_support import govnet, last_run, leftovers, require_lab
+from lab_support import ROOT, govnet, last_run, leftovers, require_lab
 
 pytestmark = pytest.mark.lab
 STACK = "stacks/example-city.yaml"
@@ -58,6 +58,9 @@ def test_check_mode_changes_nothing_and_reports_nothing_to_change(city):
     assert proc.returncode == 0
     assert "check mode: nothing was changed" in proc.stdout
     assert "would change=0" in proc.stdout
+    # the preview is targeted at the county: two hosts, nothing else counted or previewed
+    assert "hosts: 2 (--limit county_wolong)" in proc.stdout
+    assert "limited to " in proc.stdout
 
 
 def test_limit_configures_one_county_only(city):
@@ -65,6 +68,17 @@ def test_limit_configures_one_county_only(city):
     summary = last_run(LAB)
     assert proc.returncode == 0
     assert sorted(summary["configured_hosts"]) == ["wolong-edu-gw1", "wolong-gw1"]
+    assert summary["hosts"] == 2 and summary["limit"] == "county_wolong"
+    assert "--limit county_wolong: 2 host(s): wolong-gw1, wolong-edu-gw1" in proc.stdout
+    # provisioning was targeted at the county (its uplink's far end is up, so its cable is too)
+    # and the city is up: nothing to make
+    assert "limited to " in proc.stdout and "not cabled" not in proc.stdout
+    assert summary["provisioned"].startswith("no changes")
+    # only the county's configs were rendered; the other hosts' files stay
+    assert "  2 device configuration(s) in " in proc.stdout
+    configs = ROOT / ".govnet" / "stacks" / LAB / "configs"
+    assert (configs / "dc-core1" / "frr.conf").is_file()
+    assert summary["ok"] and summary["tests_passed"] > 0 and summary["tests_failed"] == 0
 
 
 def test_lab_status_lists_every_host_running(city):
