@@ -6,6 +6,8 @@ import copy
 
 import pytest
 
+from govnet.model import Stack
+from govnet.rules.resolve import resolve_stack
 from govnet.source import Source
 from govnet.validate import validate_source
 
@@ -74,3 +76,34 @@ def test_unit_ospf_area(patch, expected):
     vs = _vs(**patch)
     assert vs.site_settings["edu"]["ospf_area"] == expected
     assert vs.link_area["north.gw1~edu.gw1"] == expected
+
+
+def _with_subunit(**fields):
+    sites = copy.deepcopy(BASE["sites"])
+    sites.append({"name": "lab", "kind": "unit", "parent": "edu", **fields,
+                  "devices": [{"name": "gw1", "role": "router"}]})
+    return sites
+
+
+@pytest.mark.parametrize(("sites", "expected"), [
+    (_with_subunit(), "0.0.0.7"),  # through a unit without an area of its own, to the county's
+    ([*_with_site(2, ospf_area=9)[:3], *_with_subunit()[3:]], "0.0.0.9"),  # the nearest unit's
+    (_with_subunit(ospf_area=4), "0.0.0.4"),  # its own
+])
+def test_unit_below_a_unit_takes_the_nearest_area(sites, expected):
+    links = [*BASE["links"], {"a": "edu.gw1", "b": "lab.gw1", "medium": "fiber"}]
+    vs = _vs(sites=sites, links=links)
+    assert vs.site_settings["lab"]["ospf_area"] == expected
+    assert vs.link_area["edu.gw1~lab.gw1"] == expected
+
+
+def test_resolving_tolerates_what_the_checks_report():
+    """Resolving judges nothing: dangling references resolve to nothing, the first duplicate wins."""
+    data = copy.deepcopy(BASE)
+    data["sites"][2]["parent"] = "nowhere"
+    data["sites"].append(copy.deepcopy(data["sites"][1]))  # north twice
+    data["links"].append({"a": "north.gw9", "b": "ghost.gw1", "medium": "fiber"})
+    r = resolve_stack(Stack.model_validate(data))
+    assert r.parents["edu"] is None and r.sites["north"] is not r.stack.sites[3]
+    assert "north.gw9~ghost.gw1" not in r.link_area
+    assert r.site_settings["edu"]["ospf_area"] == "0.0.0.0"  # no parent to take an area from
