@@ -7,7 +7,7 @@ import copy
 import pytest
 
 from govnet.model import Stack
-from govnet.rules.resolve import resolve_stack
+from govnet.rules.resolver import resolve_stack
 from govnet.source import Source
 from govnet.validate import validate_source
 

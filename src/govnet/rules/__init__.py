@@ -3,7 +3,7 @@
 One job: given a structurally valid :class:`~govnet.model.Stack`, resolve what it implies and
 report every rule it breaks, each with the position in the file and how to fix it. In two parts:
 
-- :mod:`govnet.rules.resolve` works out the resolved stack (inherited settings per site and
+- :mod:`govnet.rules.resolver` works out the resolved stack (inherited settings per site and
   device, the site tree, zone gateways, link parameters), judging nothing;
 - :mod:`govnet.rules.checks` reads it and reports broken rules, phase by phase, stopping after
   the first phase that found errors so that no error brings its consequences along.
@@ -16,7 +16,7 @@ from dataclasses import dataclass, fields
 from govnet import model as m
 from govnet.diagnostics import Report
 from govnet.rules.checks import PHASES, check_portal_applications, run_checks
-from govnet.rules.resolve import Resolved, ancestors, county_of, host_name, resolve_stack
+from govnet.rules.resolver import Resolved, ancestors, county_of, host_name, resolve_stack
 from govnet.source import Source
 
 __all__ = ["PHASES", "Resolved", "ValidStack", "ancestors", "check_portal_applications", "county_of",

@@ -1,4 +1,4 @@
-"""Checking: every whole-stack rule, read off a :class:`~govnet.rules.resolve.Resolved` stack.
+"""Checking: every whole-stack rule, read off a :class:`~govnet.rules.resolver.Resolved` stack.
 
 One job: report each rule a resolved stack breaks, with the position in the file and how to fix
 it. Checks run in the declared :data:`PHASES`; a phase reports all its errors and the next phase
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from govnet import model as m
 from govnet import standard
 from govnet.diagnostics import Report, closest
-from govnet.rules.resolve import ALLOWED_PARENTS, ROUTING_ROLES, Resolved, host_name, is_linux_link
+from govnet.rules.resolver import ALLOWED_PARENTS, ROUTING_ROLES, Resolved, host_name, is_linux_link
 
 #: a portal application's URL path: /name/ or /a/b/
 _APP_PATH = re.compile(r"/(?:[A-Za-z0-9._~-]+/)+")
@@ -95,14 +95,15 @@ def check_tree(r: Resolved, report: Report) -> None:
         report.error(("sites",), "no-datacenter", "the stack has no site of kind datacenter",
                      "add the city data center (中心机房): a site with kind: datacenter")
     for name, site in r.sites.items():
-        path = (*site._path, "parent")
         parent = site.parent
         allowed = ALLOWED_PARENTS[site.kind]
         if parent is None:
             if site.kind == m.SiteKind.unit:
                 report.error(site._path, "missing-parent", f"unit site {name!r} has no parent",
                              "add 'parent:' naming the county (or the data center) it belongs to")
-        elif parent not in r.sites:
+            continue
+        path = (*site._path, "parent")
+        if parent not in r.sites:
             report.error(path, "unknown-site", f"parent {parent!r} of site {name!r} is not a site",
                          _guess(parent, r.sites) + "name a site declared under sites")
         elif not allowed:
@@ -197,23 +198,22 @@ def check_servers(r: Resolved, report: Report) -> None:
     for key, dev in r.devices.items():
         if dev.role != m.Role.server:
             continue
-        path = dev._path
         site = r.sites[r.site_of[key]]
         site_zones = r.site_settings[site.name]["subnets"]
         if site.kind == m.SiteKind.internet:
             if dev.zone is not None:
-                report.error((*path, "zone"), "zone-on-internet",
+                report.error((*dev._path, "zone"), "zone-on-internet",
                              f"device {key!r} is on the Internet, which has no zones", "remove 'zone:'")
         elif dev.zone is None:
-            report.error(path, "missing-zone", f"server {key!r} has no zone",
+            report.error(dev._path, "missing-zone", f"server {key!r} has no zone",
                          f"add 'zone:' with one of this site's zones: {', '.join(site_zones)}")
         elif dev.zone not in site_zones:
-            report.error((*path, "zone"), "zone-not-in-site",
+            report.error((*dev._path, "zone"), "zone-not-in-site",
                          f"site {site.name!r} has no {dev.zone!r} subnet for server {key!r}",
                          f"add '{dev.zone}: <prefix length>' to the site's subnets, or put the "
                          "server in another zone")
         if dev.gateway_for is not None:
-            report.error((*path, "gateway_for"), "gateway-role",
+            report.error((*dev._path, "gateway_for"), "gateway-role",
                          "only routers and firewalls are gateways", "remove 'gateway_for:'")
         if dev.zone in r.zones:
             _check_services_fit_zone(r, report, key, dev)
@@ -234,27 +234,29 @@ def check_network_devices(r: Resolved, report: Report) -> None:
     """Routers, firewalls and switches sit in no zone LAN and run no services; the simulated
     Internet holds only hosts."""
     for key, dev in r.devices.items():
-        path = dev._path
-        if dev.role != m.Role.server:
-            if dev.zone is not None:
-                report.error((*path, "zone"), "zone-role",
-                             f"{dev.role.value} {key!r} cannot sit in a zone's LAN",
-                             "use 'gateway_for:' to make it the gateway of site zones")
-            if dev.services:
-                report.error((*path, "services"), "services-role",
-                             f"services run on servers, not on {dev.role.value} {key!r}",
-                             "move the services to a server of the site")
-            if r.sites[r.site_of[key]].kind == m.SiteKind.internet:
-                report.error((*path, "role"), "internet-role",
-                             f"device {key!r}: the simulated Internet holds only hosts (role server)",
-                             "use role: server")
+        if dev.role == m.Role.server:
+            continue
+        if dev.zone is not None:
+            report.error((*dev._path, "zone"), "zone-role",
+                         f"{dev.role.value} {key!r} cannot sit in a zone's LAN",
+                         "use 'gateway_for:' to make it the gateway of site zones")
+        if dev.services:
+            report.error((*dev._path, "services"), "services-role",
+                         f"services run on servers, not on {dev.role.value} {key!r}",
+                         "move the services to a server of the site")
+        if r.sites[r.site_of[key]].kind == m.SiteKind.internet:
+            report.error((*dev._path, "role"), "internet-role",
+                         f"device {key!r}: the simulated Internet holds only hosts (role server)",
+                         "use role: server")
 
 
 def check_internet_attachments(r: Resolved, report: Report) -> None:
     """Only Internet sites hold hosts; only a firewall is the egress; servers never attach."""
     for key, dev in r.devices.items():
-        path = (*dev._path, "internet", "mode")
         mode = dev.internet.mode if dev.internet else None
+        if mode is None:
+            continue
+        path = (*dev._path, "internet", "mode")
         if r.sites[r.site_of[key]].kind == m.SiteKind.internet:
             if mode not in (None, m.InternetMode.host):
                 report.error(path, "internet-mode",
