@@ -2,11 +2,17 @@
 
 The tests derive what to expect from the stack file (addresses, links, services), connect over
 SSH with the stack's key and report per test; this module runs them in-process and counts.
+
+Two phases: the read-only checks in parallel (pytest-xdist, one host's checks on one worker), then
+the few checks marked ``serial`` one by one, because they change the lab for a moment (a county
+link cut, a route forced through the egress) and would disturb the others. Every check reaches a
+host through one SSH connection per host (a shared ControlPath), opened once for the whole run.
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -33,6 +39,12 @@ class _Counter:
     def __init__(self, result: Verified, say: Say):
         self.result, self.say = result, say
 
+    def pytest_collectreport(self, report):
+        if report.failed:  # a broken check module, or an xdist worker that could not collect
+            self.result.failed.append(f"collecting {report.nodeid or 'tests/verify'}")
+            self.say(f"    ERROR collecting {report.nodeid or 'tests/verify'}: "
+                     f"{str(report.longrepr).strip().splitlines()[-1:]}")
+
     def pytest_runtest_logreport(self, report):
         if report.when == "call" and report.passed:
             self.result.passed += 1
@@ -44,16 +56,25 @@ class _Counter:
             self.result.skipped += 1
 
 
+def workers() -> int:
+    """Parallel workers of the read-only phase: the checks wait on SSH round trips far more than
+    they compute, so more workers than cores pay off (``GOVNET_VERIFY_WORKERS`` overrides)."""
+    return max(0, int(os.environ.get("GOVNET_VERIFY_WORKERS", "6")))
+
+
 def run(project: Project, platform: str, *, limit: str | None = None, keyword: str | None = None,
         say: Say = print) -> Verified:
     result = Verified()
+    control = project.state / "ssh"
+    control.mkdir(parents=True, exist_ok=True)
     env = {"GOVNET_VERIFY_STACK": str(project.stack_file.resolve()),
            "GOVNET_VERIFY_KEY": str(project.ssh_key()),
            "GOVNET_VERIFY_PLATFORM": platform,
            "GOVNET_VERIFY_KNOWN_HOSTS": str(project.state / "known_hosts"),
            # the run-time secrets (backup passphrases): a restore needs them, as in a real disaster
            "GOVNET_VERIFY_SECRETS": str(project.stack_state / "secrets"),
-           "GOVNET_VERIFY_LIMIT": limit or ""}
+           "GOVNET_VERIFY_LIMIT": limit or "",
+           "GOVNET_VERIFY_CONTROL_PATH": str(control / "%C")}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     # failures are printed one line each as they happen (see _Counter); pytest's own report only
@@ -62,12 +83,28 @@ def run(project: Project, platform: str, *, limit: str | None = None, keyword: s
             "-p", "no:cacheprovider", "-o", "addopts=", "--rootdir", str(project.root)]
     if keyword:
         args += ["-k", keyword]
+    n = workers()
+    parallel = [*args, "-m", "not serial"] + (["-n", str(n), "--dist", "loadgroup"] if n > 1 else [])
     try:
-        result.exit_code = int(pytest.main(args, plugins=[_Counter(result, say)]))
+        codes = [int(pytest.main(parallel, plugins=[_Counter(result, say)])),
+                 int(pytest.main([*args, "-m", "serial"], plugins=[_Counter(result, say)]))]
     finally:
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+        _close_connections(control)
+    # a phase that selects nothing (a limit, -k) is not a failure; the caller judges an empty run
+    bad = [c for c in codes if c not in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED)]
+    result.exit_code = bad[0] if bad else (
+        pytest.ExitCode.OK if pytest.ExitCode.OK in codes else pytest.ExitCode.NO_TESTS_COLLECTED)
     return result
+
+
+def _close_connections(control) -> None:
+    """End the run's SSH master connections rather than leave them waiting for ControlPersist."""
+    for sock in control.glob("*"):
+        if sock.is_socket():
+            subprocess.run(["ssh", "-o", f"ControlPath={sock}", "-O", "exit", "govnet"],
+                           capture_output=True, timeout=10, check=False)

@@ -30,3 +30,21 @@ def pytest_generate_tests(metafunc):
             metafunc.parametrize(name, make())
     if "dc_server" in metafunc.fixturenames:
         metafunc.parametrize("dc_server", [pytest.param(s, id=s[0]) for s in dc_servers()])
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "serial: changes the lab for a moment (a link cut, a forced route); runs alone, "
+                   "after the read-only checks")
+
+
+_HOST_PARAMS = ("host_name", "router_name", "county_host", "tunnel_host")
+
+
+def pytest_collection_modifyitems(items):
+    """One host's checks run on one xdist worker (--dist loadgroup), in one SSH connection."""
+    for item in items:
+        params = getattr(item, "callspec", None)
+        host = next((params.params[p] for p in _HOST_PARAMS if params and p in params.params), None)
+        if host:
+            item.add_marker(pytest.mark.xdist_group(host))

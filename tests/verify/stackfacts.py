@@ -41,8 +41,17 @@ def connect(name: str):
         known = os.environ["GOVNET_VERIFY_KNOWN_HOSTS"]
         hostkeys = f"-o StrictHostKeyChecking=accept-new -o UserKnownHostsFile={known}"
     addr = facts(name)["management"]["address"].split("/")[0]
+    # one SSH connection per host for the whole run, shared by every check and every xdist worker
+    # (testinfra asks for ControlMaster but gives no ControlPath, which means no multiplexing)
     return testinfra.get_host(f"ssh://root@{addr}", ssh_identity_file=os.environ["GOVNET_VERIFY_KEY"],
-                              ssh_extra_args=hostkeys)
+                              ssh_extra_args=hostkeys, controlpersist=120,
+                              controlpath=_control_path())
+
+
+def _control_path() -> str | None:
+    """Where the SSH master sockets live (ssh expands %C); testinfra %-formats its command line."""
+    path = os.environ.get("GOVNET_VERIFY_CONTROL_PATH")
+    return path.replace("%", "%%") if path else None
 
 
 def eventually(check, timeout: float = 60.0, interval: float = 2.0):

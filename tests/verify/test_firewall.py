@@ -134,6 +134,7 @@ def routed_to_the_city(citizen):
             connect(host).run(f"ip route del {net}")
 
 
+@pytest.mark.serial
 def test_no_intranet_address_answers_the_internet(routed_to_the_city):
     targets = [(n, _ip(i["address"])) for n in selected() for i in facts(n)["interfaces"]
                if i.get("zone") == "intranet" and facts(n)["site_kind"] == "datacenter"]

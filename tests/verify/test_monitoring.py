@@ -108,6 +108,7 @@ def test_the_alert_rules_are_loaded():
     assert {"GovnetLinkDown", "GovnetHostDown", "GovnetPortalDown"} <= names
 
 
+@pytest.mark.serial
 @pytest.mark.skipif(not LAB, reason="cuts a link: only in the lab, never on production hosts")
 def test_a_county_link_cut_shows_as_down():
     _server()
