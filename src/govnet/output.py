@@ -9,13 +9,18 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from govnet.perf import no_gc
 
-def _write_one(root: Path, rel: str, text: str) -> str | None:
+
+def _write_one(root: Path, rel: str, text: str, exists: bool) -> str | None:
     target = root / rel
+    if not exists:  # nothing to protect yet: write in place
+        target.write_text(text, encoding="utf-8", newline="\n")
+        return rel
     try:
         if target.read_text(encoding="utf-8") == text:
             return None
-    except FileNotFoundError:  # nothing to protect yet: write in place
+    except FileNotFoundError:  # gone since the directory was listed
         target.write_text(text, encoding="utf-8", newline="\n")
         return rel
     tmp = target.with_name(target.name + ".tmp")
@@ -24,18 +29,26 @@ def _write_one(root: Path, rel: str, text: str) -> str | None:
     return rel
 
 
+@no_gc
 def write_changed(contents: dict[str, str], out_dir: str | os.PathLike) -> list[str]:
     """Write each relative path whose content differs (an existing file: temporary file, then rename).
 
+    Each directory is created and listed once, so a new file costs one ``open`` (no failed read).
     Returns the relative paths written, in the order of ``contents``.
     """
     root = Path(out_dir)
+    present: dict[Path, set[str]] = {}
     for parent in {(root / rel).parent for rel in contents}:
         parent.mkdir(parents=True, exist_ok=True)
-    results = (_write_one(root, rel, text) for rel, text in contents.items())
+        present[parent] = set(os.listdir(parent))
+    results = []
+    for rel, text in contents.items():
+        target = root / rel
+        results.append(_write_one(root, rel, text, target.name in present[target.parent]))
     return [rel for rel in results if rel is not None]
 
 
+@no_gc
 def diff_tree(contents: dict[str, str], out_dir: str | os.PathLike,
               owned: tuple[str, ...]) -> list[str]:
     """Lines naming the files that differ between ``contents`` and the tree at ``out_dir``."""
