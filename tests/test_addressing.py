@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from govnet import addressing
 from govnet.addressing import allocate, dump_lock, lock_path, read_lock
 from govnet.diagnostics import StackError
 from govnet.pipeline import LockMode, compile_stack
@@ -136,3 +137,56 @@ def test_a_locked_entry_outside_its_pool_is_reallocated():
     plan = allocate(vs, lock)
     assert netaddr.IPNetwork(plan.entries["loopback:dc.core1"]) in netaddr.IPNetwork(PLAN["loopbacks"])
     assert plan.moved == {"loopback:dc.core1": "10.99.0.1/32"} and plan.changed
+
+
+# ------------------------------------------ integer arithmetic == netaddr's
+
+_ADDRESS_TEXT = st.one_of(
+    st.integers(0, 2**32 - 1).map(lambda n: str(netaddr.IPAddress(n))),  # canonical
+    st.tuples(*[st.sampled_from(["0", "00", "01", "7", "255", "256", "-1", "1e2", " 1", ""])] * 4)
+    .map(".".join),  # leading zeros, out of range, junk
+    st.sampled_from(["10.1", "10", "::1", "1.2.3.4.5", "", "a.b.c.d"]),
+)
+_PREFIX_TEXT = st.one_of(st.integers(0, 32).map(str),
+                         st.sampled_from(["", "33", "024", "-1", "255.255.255.0", "x"]))
+
+
+def _netaddr_or_error(func):
+    try:
+        return func()
+    except (netaddr.AddrFormatError, ValueError, TypeError) as exc:
+        return type(exc).__name__
+
+
+@settings(max_examples=400, deadline=None)
+@given(ip=_ADDRESS_TEXT, plen=_PREFIX_TEXT, slash=st.booleans())
+def test_integer_address_helpers_agree_with_netaddr(ip, plen, slash):
+    """design and addressing parse addresses without netaddr objects in their hot loops; for any
+    text they give netaddr's result (canonical text) or raise where netaddr raises."""
+    cidr = f"{ip}/{plen}" if slash else ip
+    expected = _netaddr_or_error(lambda: netaddr.IPNetwork(cidr, version=4))
+    got = _netaddr_or_error(lambda: addressing.parse_cidr(cidr))
+    if isinstance(expected, str):
+        assert isinstance(got, str), (cidr, got)
+    else:
+        assert got == (int(expected.ip), expected.prefixlen), cidr
+        assert addressing.network_first(cidr) == expected.first
+        assert addressing.canonical(cidr) == str(expected)
+    address = _netaddr_or_error(lambda: int(netaddr.IPAddress(ip, 4)))
+    got_address = _netaddr_or_error(lambda: addressing.to_int(ip))
+    assert isinstance(got_address, str) if isinstance(address, str) else got_address == address, ip
+    if isinstance(address, int):
+        assert addressing.from_int(address) == str(netaddr.IPAddress(address))
+
+
+def test_a_locked_entry_in_another_form_is_kept_when_netaddr_reads_it_so():
+    """The lock is read through the same helpers: what netaddr accepted before still counts."""
+    vs = load("stacks/example-city.yaml")
+    lock = read_lock(lock_path("stacks/example-city.yaml"))
+    subnet = lock["subnet:dc:intranet"]
+    lock["subnet:dc:intranet"] = f"{subnet.split('/')[0]}/255.255.255.0"  # netmask form of a /24
+    assert netaddr.IPNetwork(subnet).prefixlen == 24
+    plan = allocate(vs, lock)
+    assert plan.entries["subnet:dc:intranet"] == lock["subnet:dc:intranet"] and not plan.moved
+    lock["loopback:dc.core1"] = "::1/128"
+    assert "loopback:dc.core1" in allocate(vs, lock).moved

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import netaddr
-
 from govnet import backup, monitoring, names, policy, standard
 from govnet import model as m
-from govnet.addressing import Plan
+from govnet.addressing import Plan, canonical, from_int, network_first, parse_cidr, to_int
 from govnet.addressing import address as _ip
 from govnet.perf import no_gc
 from govnet.rules import ValidStack, host_name
@@ -56,7 +54,8 @@ class Design:
 
 
 def _first_host(cidr: str) -> str:
-    return str(netaddr.IPAddress(netaddr.IPNetwork(cidr).first + 1))
+    """The first host address of the network of ``cidr`` (its gateway)."""
+    return from_int(network_first(cidr) + 1)
 
 
 @no_gc
@@ -181,11 +180,11 @@ def build(vs: ValidStack, plan: Plan) -> Design:
                 if vs.gateways.get((site_name, zone)) != key:
                     continue
                 subnet = e[f"subnet:{site_name}:{zone}"]
-                net = netaddr.IPNetwork(subnet)
+                plen = parse_cidr(subnet)[1]
                 iface = {"name": ports["port"].format(n=port_no) if platform not in
                          standard.LINUX_PLATFORMS else f"lan{port_no - ports['first']}",
                          "kind": "lan", "zone": zone,
-                         "address": f"{_first_host(subnet)}/{net.prefixlen}",
+                         "address": f"{_first_host(subnet)}/{plen}",
                          "network": subnet, "description": f"{zone} LAN of {site_name}",
                          "ospf": {"area": area_of_site, "passive": True, "cost": settings["ospf_cost"],
                                   "network_type": "broadcast"}}
@@ -199,9 +198,9 @@ def build(vs: ValidStack, plan: Plan) -> Design:
                 area = vs.link_area[link.id]
                 if link.medium == m.Medium.vpn:
                     t = vs.tunnels[link.id]
-                    inner = netaddr.IPNetwork(e[f"tunnel:{link.id}"])
-                    mine, theirs = (inner.first, inner.first + 1) if side == "a" else (
-                        inner.first + 1, inner.first)
+                    inner = e[f"tunnel:{link.id}"]
+                    first = network_first(inner)
+                    mine, theirs = (first, first + 1) if side == "a" else (first + 1, first)
                     pattern = ports["tunnel"]
                     if platform in standard.LINUX_PLATFORMS and t["protocol"] != m.TunnelProtocol.wireguard:
                         pattern = "ipsec{n}"  # an XFRM interface bound to the strongSwan connection
@@ -212,11 +211,11 @@ def build(vs: ValidStack, plan: Plan) -> Design:
                               "local_public": _ip(e[f"internet:{key}"]),
                               "peer_public": _ip(e[f"internet:{peer}"]),
                               "peer": peer_host, "role": "hub" if side == "a" else "spoke",
-                              "address": f"{netaddr.IPAddress(mine)}/31",
-                              "peer_address": str(netaddr.IPAddress(theirs))}
+                              "address": f"{from_int(mine)}/31",
+                              "peer_address": from_int(theirs)}
                     h["tunnels"].append(tunnel)
                     iface = {"name": ifname, "kind": "tunnel", "address": tunnel["address"],
-                             "network": str(inner), "peer": peer_host,
+                             "network": canonical(inner), "peer": peer_host,
                              "peer_address": tunnel["peer_address"], "medium": "vpn",
                              "link": link.id, "description": f"VPN to {peer_host}",
                              "ospf": {"area": area, "passive": False, "cost": cost,
@@ -227,12 +226,12 @@ def build(vs: ValidStack, plan: Plan) -> Design:
                                                    "interface": ports["wan"], "distance": 1,
                                                    "description": f"tunnel to {peer_host}"})
                 else:
-                    net = netaddr.IPNetwork(e[f"link:{link.id}"])
-                    mine, theirs = (net.first, net.first + 1) if side == "a" else (
-                        net.first + 1, net.first)
+                    net = e[f"link:{link.id}"]
+                    first = network_first(net)
+                    mine, theirs = (first, first + 1) if side == "a" else (first + 1, first)
                     iface = {"name": ports["port"].format(n=port_no), "kind": "link",
-                             "address": f"{netaddr.IPAddress(mine)}/31", "network": str(net),
-                             "peer": peer_host, "peer_address": str(netaddr.IPAddress(theirs)),
+                             "address": f"{from_int(mine)}/31", "network": canonical(net),
+                             "peer": peer_host, "peer_address": from_int(theirs),
                              "medium": link.medium.value, "link": link.id,
                              "bandwidth_mbps": link.bandwidth_mbps,
                              "description": f"{link.medium.value} to {peer_host}",
@@ -256,7 +255,7 @@ def build(vs: ValidStack, plan: Plan) -> Design:
             h["ospf"] = {
                 "router_id": loop,
                 "areas": sorted({i["ospf"]["area"] for i in ospf_ifaces} | {area_of_site},
-                                key=lambda a: int(netaddr.IPAddress(a))),
+                                key=to_int),
                 "loopback_area": area_of_site,
                 "default_originate": bool(h["internet"] and h["internet"]["mode"] == "egress"),
             }
