@@ -242,3 +242,37 @@ def test_a_plain_hosts_variables_do_not_grow_with_the_city(tmp_path):
         assert not set(CITY_WIDE[::2]) & set(carried)  # govnet_dns, govnet_backup
         sizes.append(len(json.dumps(carried)))
     assert sizes[1] < 1.3 * sizes[0], sizes
+
+
+# ------------------------------------------------------ the writer's fast paths
+
+
+@pytest.mark.parametrize("names", [
+    ["dc-core1", "wolong-gw1"],
+    ["on", "dc-core1"], ["Upper-case"], ["2001-12-14"], ["a b"], ["null"], ["x:y"], ["é"],
+])
+def test_hosts_yml_text_is_what_pyyaml_writes(names):
+    inv = inventory.Inventory()
+    inv.group("all")
+    for i, host in enumerate(names):
+        inv.add(f"site_{i}", host)
+        inv.child("kind_unit", f"site_{i}")
+    inv.group("empty_group")
+    for g in inv.groups.values():
+        g["children"].sort()
+    text = inventory.hosts_yaml(inv)
+    assert text == inventory._dump(inventory.to_hosts_yaml(inv))
+    assert set(yaml.safe_load(text)["all"]["children"]["site_0"]["hosts"]) == {names[0]}
+
+
+def test_hosts_yml_of_the_examples_is_what_pyyaml_writes(compiled):
+    inv = inventory.build(compiled.vs, compiled.design)
+    assert inventory.hosts_yaml(inv) == inventory._dump(inventory.to_hosts_yaml(inv))
+
+
+@pytest.mark.parametrize("value", [
+    {}, [], {"a": {}}, {"a": [1, {"b": None}], 1: "x", "t": [[]]}, [[1], "é", {"k": 'v"\n'}],
+    "x", 1.5, None, {"a": {"b": {"c": [1, 2.5, False]}}},
+])
+def test_variables_json_reads_back_as_json_dumps_writes(value):
+    assert json.loads(inventory._json(value)) == json.loads(json.dumps(value))

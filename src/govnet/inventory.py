@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring
 from pathlib import Path
 
 import yaml
@@ -158,7 +160,44 @@ def _dump(data) -> str:
                      default_flow_style=False, width=120)
 
 
+#: names PyYAML writes as plain scalars (lower-case identifiers, not a YAML 1.1 keyword)
+_PLAIN = re.compile(r"[a-z_][a-z0-9_-]*")
+_KEYWORDS = frozenset({"yes", "no", "true", "false", "on", "off", "null"})
+
+
+def _plain(name: str) -> bool:
+    return _PLAIN.fullmatch(name) is not None and name not in _KEYWORDS
+
+
+def hosts_yaml(inv: Inventory) -> str:
+    """hosts.yml's text: exactly ``_dump(to_hosts_yaml(inv))``, written line by line (10x faster)
+    when every group and host name is a plain YAML scalar, as govnet's names are."""
+    groups = to_hosts_yaml(inv)["all"]["children"]
+    names = [n for name, g in groups.items() for n in (name, *g.get("hosts", ()), *g.get("children", ()))]
+    if not all(map(_plain, names)):
+        return _dump({"all": {"children": groups}})
+    lines = ["all:", "  children:"] if groups else ["all:", "  children: {}"]
+    for name, g in groups.items():
+        if not g:
+            lines.append(f"    {name}: {{}}")
+            continue
+        lines.append(f"    {name}:")
+        if "hosts" in g:
+            lines.append("      hosts:")
+            lines += [f"        {h}: null" for h in g["hosts"]]
+        if "children" in g:
+            lines.append("      children:")
+            lines += [f"        {c}: {{}}" for c in g["children"]]
+    return "\n".join(lines) + "\n"
+
+
 _encode = json.JSONEncoder(ensure_ascii=False).encode
+_CONTAINERS = (dict, list)
+
+
+def _key(k) -> str:
+    """A mapping key as JSON writes it (a string; json.dumps turns 1 into "1")."""
+    return encode_basestring(k) if type(k) is str else _encode({k: 0})[1:-4]
 
 
 def _json(value, indent: str = "") -> str:
@@ -168,13 +207,20 @@ def _json(value, indent: str = "") -> str:
     JSON is YAML too, and Ansible's loader tries JSON first: a variables file that is pure JSON
     (no comment) skips the much slower YAML parser. One line per item keeps review diffs small.
     """
-    if isinstance(value, dict) and value and any(isinstance(v, (dict, list)) for v in value.values()):
+    kind = type(value)
+    if kind is dict:
+        if not any(type(v) in _CONTAINERS for v in value.values()):
+            return _encode(value)
         inner = indent + "  "
-        return ("{\n" + ",\n".join(f"{inner}{_encode(k)}: {_json(v, inner)}" for k, v in value.items())
-                + f"\n{indent}}}")
-    if isinstance(value, list) and value and any(isinstance(v, (dict, list)) for v in value):
+        items = [_key(k) + ": " + (_json(v, inner) if type(v) in _CONTAINERS else
+                                   encode_basestring(v) if type(v) is str else _encode(v))
+                 for k, v in value.items()]
+        return "{\n" + inner + (",\n" + inner).join(items) + "\n" + indent + "}"
+    if kind is list:
+        if not any(type(v) in _CONTAINERS for v in value):
+            return _encode(value)
         inner = indent + "  "
-        return "[\n" + ",\n".join(f"{inner}{_json(v, inner)}" for v in value) + f"\n{indent}]"
+        return "[\n" + inner + (",\n" + inner).join([_json(v, inner) for v in value]) + "\n" + indent + "]"
     return _encode(value)
 
 
@@ -193,7 +239,7 @@ def files(inv: Inventory, stack: str) -> dict[str, str]:
     against 74 s with a comment line (YAML parser) and 95 s with the host variables inline in
     hosts.yml (benchmarks/README.md).
     """
-    out = {"hosts.yml": HEADER.format(stack=stack) + _dump(to_hosts_yaml(inv))}
+    out = {"hosts.yml": HEADER.format(stack=stack) + hosts_yaml(inv)}
     for name, g in inv.groups.items():
         if g["vars"]:
             out[f"group_vars/{name}.yml"] = _json(g["vars"]) + "\n"

@@ -11,7 +11,15 @@ import gc
 
 
 def no_gc(func):
-    """Run ``func`` with the cyclic garbage collector paused (reference counting still frees)."""
+    """Run ``func`` with the cyclic garbage collector paused (reference counting still frees).
+
+    On leaving the outermost paused call, what the stage built and kept (the model, the design,
+    the rendered texts) goes straight to the oldest generation, as if it had survived two
+    collections, instead of being walked by the next young collections: at 10 000 devices those
+    walks took 0.4 s after each stage. Cyclic garbage among these objects is still freed, by the
+    next full collection. Skipped when the process froze objects of its own (``gc.freeze``), which
+    moving the permanent generation would undo.
+    """
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
@@ -21,6 +29,9 @@ def no_gc(func):
             return func(*args, **kwargs)
         finally:
             if was_enabled:
+                if gc.get_freeze_count() == 0:
+                    gc.freeze()  # every tracked object -> the permanent generation (a list splice)
+                    gc.unfreeze()  # ... -> the oldest generation
                 gc.enable()
 
     return wrapper
