@@ -63,7 +63,8 @@ def strategy_env() -> dict[str, str]:
     except ImportError:
         return {}
     plugins = Path(ansible_mitogen.__file__).parent / "plugins" / "strategy"
-    return {"ANSIBLE_STRATEGY_PLUGINS": str(plugins), "ANSIBLE_STRATEGY": "mitogen_linear"}
+    return {"ANSIBLE_STRATEGY_PLUGINS": str(plugins),
+            "ANSIBLE_STRATEGY": os.environ.get("GOVNET_STRATEGY", "mitogen_linear")}
 
 
 def run(project: Project, platform: str, *, secrets: dict | None = None, limit: str | None = None,
