@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from govnet.pipeline import compile_stack
-from lab_support import ROOT, govnet, last_run, leftovers, require_lab
+from lab_support import ROOT, govnet, last_run, leftovers
 
 pytestmark = pytest.mark.lab
 STACK = "stacks/example-city.yaml"
@@ -17,14 +17,9 @@ LAB = "example-city"
 HOSTS = len(compile_stack(STACK).design.hosts)  # 14: the data center, DR site, counties, …
 
 
-@pytest.fixture(scope="module")
-def city():
-    require_lab()
-    first = govnet("up", STACK)
-    try:
-        yield first, last_run(LAB)
-    finally:
-        govnet("down", STACK)
+@pytest.fixture
+def city(city_lab):
+    return city_lab
 
 
 def test_up_provisions_configures_and_verifies(city):
@@ -92,6 +87,7 @@ def test_lab_shell_runs_inside_the_host(city):
     assert proc.stdout.strip() == "xixia-gw1"
 
 
+@pytest.mark.lab_down
 def test_down_leaves_nothing(city):
     proc = govnet("down", STACK)
     assert proc.returncode == 0
