@@ -276,3 +276,4 @@ def test_hosts_yml_of_the_examples_is_what_pyyaml_writes(compiled):
 ])
 def test_variables_json_reads_back_as_json_dumps_writes(value):
     assert json.loads(inventory._json(value)) == json.loads(json.dumps(value))
+    assert inventory._encode(value) == json.dumps(value, ensure_ascii=False)

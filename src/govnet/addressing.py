@@ -39,15 +39,11 @@ _PREFIXES = {str(i): i for i in range(33)}
 
 def to_int(ip: str) -> int:
     """``'10.0.0.1'`` -> 167772161 (netaddr.IPAddress semantics)."""
-    parts = ip.split(".")
-    if len(parts) == 4:
-        try:
-            a, b, c, d = (_OCTETS[x] for x in parts)
-        except KeyError:
-            pass
-        else:
-            return (a << 24) | (b << 16) | (c << 8) | d
-    return int(netaddr.IPAddress(ip, 4))
+    try:
+        a, b, c, d = ip.split(".")
+        return (_OCTETS[a] << 24) | (_OCTETS[b] << 16) | (_OCTETS[c] << 8) | _OCTETS[d]
+    except (ValueError, KeyError):
+        return int(netaddr.IPAddress(ip, 4))
 
 
 def from_int(value: int) -> str:
@@ -59,10 +55,13 @@ def parse_cidr(cidr: str) -> tuple[int, int]:
     """``'10.0.0.5/24'`` -> (the address as an integer, 24), as netaddr.IPNetwork(cidr, version=4)
     reads it (and raises what it raises)."""
     ip, sep, plen = cidr.partition("/")
-    if sep and plen in _PREFIXES:
-        parts = ip.split(".")
-        if len(parts) == 4 and all(x in _OCTETS for x in parts):
-            return to_int(ip), _PREFIXES[plen]
+    prefix = _PREFIXES.get(plen) if sep else None
+    if prefix is not None:
+        try:
+            a, b, c, d = ip.split(".")
+            return (_OCTETS[a] << 24) | (_OCTETS[b] << 16) | (_OCTETS[c] << 8) | _OCTETS[d], prefix
+        except (ValueError, KeyError):
+            pass
     net = netaddr.IPNetwork(cidr, version=4)
     return int(net.ip), net.prefixlen
 

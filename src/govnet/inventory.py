@@ -11,7 +11,7 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
-from json.encoder import encode_basestring
+from json.encoder import c_make_encoder, encode_basestring
 from pathlib import Path
 
 import yaml
@@ -191,13 +191,18 @@ def hosts_yaml(inv: Inventory) -> str:
     return "\n".join(lines) + "\n"
 
 
-_encode = json.JSONEncoder(ensure_ascii=False).encode
+_json_encoder = json.JSONEncoder(ensure_ascii=False)
+if c_make_encoder is not None:  # CPython's C encoder made once (JSONEncoder.encode makes one a call)
+    _c_encoder = c_make_encoder(None, _json_encoder.default, encode_basestring, None, ": ", ", ",
+                                False, False, True)
+
+    def _encode(value) -> str:
+        """json.dumps(value, ensure_ascii=False), twice as fast on small values."""
+        return "".join(_c_encoder(value, 0))
+else:  # pragma: no cover - Python without the _json accelerator
+    _encode = _json_encoder.encode
+
 _CONTAINERS = (dict, list)
-
-
-def _key(k) -> str:
-    """A mapping key as JSON writes it (a string; json.dumps turns 1 into "1")."""
-    return encode_basestring(k) if type(k) is str else _encode({k: 0})[1:-4]
 
 
 def _json(value, indent: str = "") -> str:
@@ -212,8 +217,9 @@ def _json(value, indent: str = "") -> str:
         if not any(type(v) in _CONTAINERS for v in value.values()):
             return _encode(value)
         inner = indent + "  "
-        items = [_key(k) + ": " + (_json(v, inner) if type(v) in _CONTAINERS else
-                                   encode_basestring(v) if type(v) is str else _encode(v))
+        items = [(encode_basestring(k) if type(k) is str else _encode({k: 0})[1:-4]) + ": "
+                 + (_json(v, inner) if type(v) in _CONTAINERS else
+                    encode_basestring(v) if type(v) is str else _encode(v))
                  for k, v in value.items()]
         return "{\n" + inner + (",\n" + inner).join(items) + "\n" + indent + "}"
     if kind is list:

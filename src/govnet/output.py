@@ -12,21 +12,27 @@ from pathlib import Path
 from govnet.perf import no_gc
 
 
-def _write_one(root: Path, rel: str, text: str, exists: bool) -> str | None:
-    target = root / rel
+def _write(path: str, text: str) -> None:
+    with open(path, "w", encoding="utf-8", newline="\n") as fh:
+        fh.write(text)
+
+
+def _write_one(path: str, text: str, exists: bool) -> bool:
+    """Write ``path`` unless it holds ``text`` already; whether it was written."""
     if not exists:  # nothing to protect yet: write in place
-        target.write_text(text, encoding="utf-8", newline="\n")
-        return rel
+        _write(path, text)
+        return True
     try:
-        if target.read_text(encoding="utf-8") == text:
-            return None
+        with open(path, encoding="utf-8") as fh:
+            if fh.read() == text:
+                return False
     except FileNotFoundError:  # gone since the directory was listed
-        target.write_text(text, encoding="utf-8", newline="\n")
-        return rel
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8", newline="\n")
-    tmp.replace(target)
-    return rel
+        _write(path, text)
+        return True
+    tmp = path + ".tmp"
+    _write(tmp, text)
+    os.replace(tmp, path)
+    return True
 
 
 @no_gc
@@ -36,16 +42,18 @@ def write_changed(contents: dict[str, str], out_dir: str | os.PathLike) -> list[
     Each directory is created and listed once, so a new file costs one ``open`` (no failed read).
     Returns the relative paths written, in the order of ``contents``.
     """
-    root = Path(out_dir)
-    present: dict[Path, set[str]] = {}
-    for parent in {(root / rel).parent for rel in contents}:
-        parent.mkdir(parents=True, exist_ok=True)
-        present[parent] = set(os.listdir(parent))
-    results = []
+    root = os.fspath(out_dir)
+    present: dict[str, set[str]] = {}
+    for parent in {os.path.dirname(rel) for rel in contents}:
+        path = os.path.join(root, parent)
+        os.makedirs(path, exist_ok=True)
+        present[parent] = set(os.listdir(path))
+    written = []
     for rel, text in contents.items():
-        target = root / rel
-        results.append(_write_one(root, rel, text, target.name in present[target.parent]))
-    return [rel for rel in results if rel is not None]
+        parent, name = os.path.split(rel)
+        if _write_one(os.path.join(root, rel), text, name in present[parent]):
+            written.append(rel)
+    return written
 
 
 @no_gc
