@@ -232,7 +232,8 @@ CONTROLS: dict[str, dict[str, list[str]]] = {
         "8.1.4.4c-management-acl": [r"^acl number 2000\n(?: .*\n)* rule 5 permit source 198\.18\.128\.0 "
                                     r"0\.0\.15\.255$", r"^ acl 2000 inbound$"],
         "8.1.4.3-syslog": [r"^info-center loghost 198\.18\.0\.2 ", r"^info-center loghost source "],
-        "8.1.4.3-ntp": [r"^ntp-service unicast-server 198\.18\.0\.2 authentication-keyid 1$"],
+        "8.1.4.3-ntp": [r"^ntp-service unicast-server 198\.18\.0\.2$", r"^ntp-service access peer 2002$",
+                        r"^acl number 2002\n(?: .*\n)* rule 5 permit source 198\.18\.0\.2 0$"],
         "8.1.5.4-snmpv3": [r"^snmp-agent sys-info version v3$", r"^snmp-agent group v3 \S+ privacy "],
         "banner": [r"^header login information \"example-city "],
     },
@@ -245,7 +246,8 @@ CONTROLS: dict[str, dict[str, list[str]]] = {
         "8.1.4.4c-management-acl": [r"^acl basic 2000\n(?: .*\n)* rule 5 permit source 198\.18\.128\.0 "
                                     r"0\.0\.15\.255$", r"^ssh server acl 2000$"],
         "8.1.4.3-syslog": [r"^info-center loghost 198\.18\.0\.2 ", r"^info-center loghost source "],
-        "8.1.4.3-ntp": [r"^ntp-service unicast-server 198\.18\.0\.2 authentication-keyid 1 "],
+        "8.1.4.3-ntp": [r"^ntp-service unicast-server 198\.18\.0\.2 source ", r"^ntp-service peer acl 2002$",
+                        r"^acl basic 2002\n(?: .*\n)* rule 5 permit source 198\.18\.0\.2 0$"],
         "8.1.5.4-snmpv3": [r"^snmp-agent sys-info version v3$", r"^snmp-agent group v3 \S+ privacy "],
         "banner": [r"^header login %example-city "],
     },
@@ -256,9 +258,10 @@ CONTROLS: dict[str, dict[str, list[str]]] = {
         "8.1.4.1c-ssh-only": [r"^ip ssh version 2$", r"^ transport input ssh$", r"^no ip http server$",
                               r"^no ip http secure-server$"],
         "8.1.4.4c-management-acl": [r"^ip access-list standard GOVNET-MGMT\n 10 permit 198\.18\.128\.0 "
-                                    r"0\.0\.15\.255$", r"^ access-class GOVNET-MGMT in$"],
+                                    r"0\.0\.15\.255$", r"^ access-class GOVNET-MGMT in vrf-also$"],
         "8.1.4.3-syslog": [r"^logging host 198\.18\.0\.2$", r"^logging source-interface "],
-        "8.1.4.3-ntp": [r"^ntp server 198\.18\.0\.2 key 1$", r"^ntp authenticate$"],
+        "8.1.4.3-ntp": [r"^ntp server 198\.18\.0\.2$", r"^ntp access-group peer GOVNET-NTP$",
+                        r"^ip access-list standard GOVNET-NTP\n 10 permit host 198\.18\.0\.2$"],
         "8.1.5.4-snmpv3": [r"^snmp-server group \S+ v3 priv "],
         "banner": [r"^banner login %\nexample-city "],
     },
@@ -288,6 +291,46 @@ def test_switch_uses_its_management_interface_as_source(compiled, rendered, name
     text = rendered(name)["dc-sw1/dc-sw1.cfg"]
     assert f"source {mgmt}" in text or f"source-interface {mgmt}" in text
     assert not re.search(r"Loop[Bb]ack0", text)
+
+
+@pytest.mark.parametrize("name", VENDORS)
+def test_vendor_configs_demand_no_ntp_key(rendered, name):
+    """The city's chrony servers hold no NTP key, so no vendor config may ask for one (README, NTP)."""
+    for path, text in rendered(name).items():
+        assert not re.search(r"ntp_key|authentication-keyid|ntp authenticate|ntp trusted-key|\bkey 1$",
+                             text, re.MULTILINE), path
+
+
+#: IOS XE 17 router interface names (management port, ports 0/0/N, loopback, tunnels)
+IOS_XE_INTERFACE = re.compile(r"GigabitEthernet0|GigabitEthernet0/0/\d+|Loopback0|Tunnel\d+")
+
+
+def test_cisco_management_lives_in_vrf_mgmt_intf(compiled, rendered):
+    design = compiled("cisco-ios").design
+    for path, text in rendered("cisco-ios").items():
+        facts = design.hosts[path.split("/", 1)[0]]
+        mgmt = facts["management"]["interface"]
+        assert mgmt == "GigabitEthernet0"
+        assert re.search(r"^vrf definition Mgmt-intf\n !\n address-family ipv4\n exit-address-family$",
+                         text, re.MULTILINE), path
+        assert re.search(rf"^interface {mgmt}\n description .*\n vrf forwarding Mgmt-intf\n ip address ",
+                         text, re.MULTILINE), path
+        routes = [line for line in text.splitlines() if line.startswith("ip route ")]
+        via_mgmt = [r for r in routes if f" {mgmt} " in r]
+        assert len(via_mgmt) == 1 and via_mgmt[0].startswith("ip route vrf Mgmt-intf "), routes
+        assert not [r for r in routes if "vrf" in r and r not in via_mgmt]
+        names = re.findall(r"^interface (\S+)", text, re.MULTILINE)
+        assert names and all(IOS_XE_INTERFACE.fullmatch(n) for n in names), names
+
+
+@pytest.mark.parametrize(("host", "vrf"), [("xixia-gw1", ""), ("dc-sw1", " vrf Mgmt-intf")])
+def test_cisco_services_name_the_vrf_they_leave_by(rendered, host, vrf):
+    """Routers reach the log and time servers in-band (global table, Loopback0); a switch reaches
+    them through its management port, so those statements name VRF Mgmt-intf."""
+    text = rendered("cisco-ios")[f"{host}/{host}.cfg"]
+    assert re.search(rf"^logging host 198\.18\.0\.2{vrf}$", text, re.MULTILINE)
+    assert re.search(rf"^logging source-interface \S+{vrf}$", text, re.MULTILINE)
+    assert re.search(rf"^ntp server{vrf} 198\.18\.0\.2$", text, re.MULTILINE)
 
 
 def test_management_supernet_defaults_to_the_span_of_management_subnets(compiled):

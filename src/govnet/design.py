@@ -30,9 +30,11 @@ PORTS: dict[m.Platform, dict] = {
     m.Platform.h3c_comware: {"port": "GigabitEthernet1/0/{n}", "first": 1,
                              "mgmt": "M-GigabitEthernet0/0/0", "loopback": "LoopBack0",
                              "tunnel": "Tunnel{n}", "wan": "GigabitEthernet1/0/0"},
-    m.Platform.cisco_ios: {"port": "GigabitEthernet0/{n}", "first": 1, "mgmt": "GigabitEthernet0",
+    # IOS XE 17 routers (ISR 4000, Catalyst 8200/8300): ports 0/0/N; GigabitEthernet0 is the
+    # management port, in VRF Mgmt-intf
+    m.Platform.cisco_ios: {"port": "GigabitEthernet0/0/{n}", "first": 1, "mgmt": "GigabitEthernet0",
                            "loopback": "Loopback0", "tunnel": "Tunnel{n}",
-                           "wan": "GigabitEthernet0/0"},
+                           "wan": "GigabitEthernet0/0/0"},
 }
 
 #: Administrative distance of the backup static default towards the data center.
