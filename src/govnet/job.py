@@ -206,7 +206,7 @@ def provision(compiled: Compiled, platform: str, say: Say, *, preview: bool = Fa
 
 
 #: the lab watches closely, so a link cut shows in seconds rather than minutes
-LAB_TIMINGS = {"monitoring__scrape_interval": "5s", "monitoring__alert_for": "10s"}
+LAB_TIMINGS = {"monitoring__scrape_interval": "5s", "monitoring__alert_for": "5s"}
 
 
 def up(stack_file: str | Path, *, platform: str = "lab", limit: str | None = None,

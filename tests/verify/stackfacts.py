@@ -106,6 +106,28 @@ def tcp_probe(name: str, address: str, port: int, timeout: float = 2.0) -> str:
     return connect(name).check_output(f"python3 -c {shlex.quote(PROBE)} {address} {port} {timeout}")
 
 
+SWEEP = ("import json,socket,subprocess,sys\n"
+         "from concurrent.futures import ThreadPoolExecutor\n"
+         "port, timeout = int(sys.argv[1]), float(sys.argv[2])\n"
+         "def probe(a):\n"
+         " echo = subprocess.run(['ping','-n','-q','-c','1','-W',str(int(timeout)),a],\n"
+         "                       capture_output=True).returncode == 0\n"
+         " s = socket.socket(); s.settimeout(timeout)\n"
+         " try:\n  s.connect((a, port)); tcp = 'open'\n"
+         " except ConnectionRefusedError: tcp = 'refused'\n"
+         " except OSError: tcp = 'silent'\n"
+         " return a, {'ping': echo, 'tcp': tcp}\n"
+         "with ThreadPoolExecutor(32) as ex: print(json.dumps(dict(ex.map(probe, sys.argv[3:]))))\n")
+
+
+def sweep(name: str, addresses: list[str], port: int, timeout: float = 1.0) -> dict[str, dict]:
+    """From host ``name``, at once for every address: does it answer a ping, and what does
+    ``port`` do ('open', 'refused' or 'silent', as :func:`tcp_probe`)."""
+    out = connect(name).check_output(
+        f"python3 -c {shlex.quote(SWEEP)} {port} {timeout} {' '.join(addresses)}")
+    return json.loads(out)
+
+
 def answers_ping(name: str, address: str) -> bool:
     return connect(name).run(f"ping -n -q -c 1 -W 1 {address}").rc == 0
 
