@@ -1,7 +1,7 @@
 """The two ends of every link agree, read back from the RENDERED configurations.
 
 The facts only say where to look (each end's host, platform and interface name); every compared
-value — addresses, OSPF area, network type and cost, tunnel endpoints, the IKE/IPsec suite — is
+value — addresses, OSPF area, network type and cost, VRF, tunnel endpoints, the IKE/IPsec suite — is
 parsed from the configuration text by the small per-platform parsers below. Each link of each
 stack is its own test case: example-city (all FRR, a WireGuard VPN), a vendor mix derived from it
 (Huawei, H3C, Cisco and FRR; IPsec between vendors and between a vendor and FRR) and, when the file
@@ -306,3 +306,52 @@ def test_vpn_ends_mirror_public_addresses(compiled, stack, link):
 def test_vpn_ends_agree_on_the_suite(compiled, stack, link):
     a, b = (tunnel(p, f, h, i)["suite"] for h, p, i, f in ends(compiled, stack, link))
     assert a == b
+
+
+# --------------------------------------------------------------------------- VRF, BGP, BFD
+
+
+def interface_vrf(platform: str, text: str, ifname: str) -> str | None:
+    """The VRF (VPN instance) an interface is bound to; None for the global routing table."""
+    cfg = blocks(text)
+    if platform == "frr":  # 'interface NAME vrf VRF'
+        headers = [h for h in cfg if h == f"interface {ifname}" or h.startswith(f"interface {ifname} vrf ")]
+        assert len(headers) == 1, f"{ifname}: blocks {headers}"
+        parts = headers[0].split()
+        return parts[3] if len(parts) > 3 else None
+    header = f"interface {ifname} mode ipsec" if f"interface {ifname} mode ipsec" in cfg else \
+        f"interface {ifname}"
+    body = block(cfg, header)
+    keyword = "vrf forwarding" if platform == "cisco-ios" else "ip binding vpn-instance"
+    found = [line[len(keyword):].strip() for line in body if line.startswith(keyword)]
+    assert len(found) <= 1, f"{ifname}: {found}"
+    return found[0] if found else None
+
+
+@pytest.mark.parametrize(("stack", "link"), link_cases(vpn_only=False))
+def test_ends_share_one_routing_table(compiled, stack, link):
+    a, b = (interface_vrf(p, config_of(h, p, f), i) for h, p, i, f in ends(compiled, stack, link))
+    assert a == b
+
+
+def test_vrf_parser_reads_each_platform():
+    assert interface_vrf("cisco-ios", "interface Gi0\n vrf forwarding Mgmt-intf\n", "Gi0") == "Mgmt-intf"
+    assert interface_vrf("huawei-vrp", "interface G0/0/1\n ip binding vpn-instance gov\n", "G0/0/1") == "gov"
+    assert interface_vrf("frr", "interface eth1 vrf gov\n ip address 1.1.1.1/31\n", "eth1") == "gov"
+    assert interface_vrf("h3c-comware", "interface G1/0/1\n ip address 1.1.1.1 255.255.255.254\n",
+                         "G1/0/1") is None
+
+
+#: BGP and BFD as each platform writes them; the configs carry neither yet
+BGP_OR_BFD = re.compile(r"^\s*(?:router bgp|bgp \d+|bfd\b|ip ospf bfd|ospf bfd"
+                        r"|neighbor \S+ (?:remote-as|as-number))", re.MULTILINE)
+
+
+@pytest.mark.parametrize("stack", list(STACKS))
+def test_no_bgp_or_bfd_without_agreement_checks(compiled, stack):
+    """The link checks above cover addresses, OSPF, VRF and VPN suites. A config that starts to
+    carry BGP or BFD fails here until checks of both ends' ASNs, neighbor addresses and BFD
+    timers are added beside them."""
+    _, files = compiled(stack)
+    found = {path: m.group(0).strip() for path, text in files.items() if (m := BGP_OR_BFD.search(text))}
+    assert not found, f"BGP/BFD without agreement checks: {found}"
