@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from govnet.provision.engine import Project
+from govnet.paths import Project
 
 Say = Callable[[str], None]
 

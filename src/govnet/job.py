@@ -17,6 +17,7 @@ from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from govnet import paths
 from govnet.diagnostics import Diagnostic, StackError, closest
 from govnet.pipeline import Compiled, LockMode, compile_stack
 
@@ -167,7 +168,7 @@ def provision(compiled: Compiled, platform: str, say: Say, *, preview: bool = Fa
 
     from govnet.provision import engine, program
 
-    project = engine.Project(compiled.path)
+    project = paths.Project(compiled.path)
     config = (_lab_config(compiled, project, say) if platform == "lab"
               else {"govnet:platform": platform})
     st = engine.stack(project, config)
@@ -221,7 +222,7 @@ def up(stack_file: str | Path, *, platform: str = "lab", limit: str | None = Non
     from govnet.provision import engine
 
     summary = Summary(Path(stack_file).stem, platform, check=check)
-    project = engine.Project(Path(stack_file))
+    project = paths.Project(Path(stack_file))
     try:
         with _phase(summary, "validate", say):
             compiled = compile_stack(stack_file, LockMode.READ)
@@ -236,7 +237,7 @@ def up(stack_file: str | Path, *, platform: str = "lab", limit: str | None = Non
         with _phase(summary, "render", say):
             from govnet import render
 
-            configs = project.stack_state / "configs"
+            configs = project.configs
             files = render.render(compiled.design,
                                   management_supernet=compiled.vs.stack.address_plan.management,
                                   hosts=only)
@@ -257,14 +258,7 @@ def up(stack_file: str | Path, *, platform: str = "lab", limit: str | None = Non
         with _phase(summary, "configure", say):
             conv = configure.run(project, platform, secrets=outputs, limit=limit, say=say,
                                  check=check, diff=check,
-                                 extravars={"router__config_dir": str(configs),
-                                            "portal__pki_dir": str(project.stack_state / "pki"),
-                                            "database__secrets_dir":
-                                                str(project.stack_state / "secrets"),
-                                            "backup__secrets_dir":
-                                                str(project.stack_state / "secrets"),
-                                            "monitoring__ca_file":
-                                                str(project.stack_state / "pki" / "city-ca.crt"),
+                                 extravars={**paths.ansible_vars(project),
                                             **(LAB_TIMINGS if platform == "lab" else {})})
             summary.changed = conv.changed
             for host in sorted(conv.stats):
@@ -295,14 +289,13 @@ def up(stack_file: str | Path, *, platform: str = "lab", limit: str | None = Non
 def run_verify(stack_file: str | Path, *, platform: str = "lab", limit: str | None = None,
                say: Say = print) -> Summary:
     from govnet import verify
-    from govnet.provision import engine
 
     summary = Summary(Path(stack_file).stem, platform)
     compiled = compile_stack(stack_file, LockMode.READ)
     selection = select_hosts(compiled, limit)
     summary.hosts, summary.limit = len(selection.hosts), selection.limit
     with _phase(summary, "verify", say):
-        ver = verify.run(engine.Project(Path(stack_file)), platform, limit=selection.limit, say=say)
+        ver = verify.run(paths.Project(Path(stack_file)), platform, limit=selection.limit, say=say)
         problem = verify_problem(ver, selection.limit)
         if problem:
             say(f"  {problem}")
@@ -323,7 +316,7 @@ def down(stack_file: str | Path, *, say: Say = print) -> list[str]:
     from govnet.lab.system import require_root
     from govnet.provision import engine
 
-    project = engine.Project(Path(stack_file))
+    project = paths.Project(Path(stack_file))
     name = project.name
     if engine.has_stack(project):
         say(f"==> destroying the Pulumi stack {name}")
@@ -359,11 +352,10 @@ def compliance(stack_file: str | Path, *, platform: str = "lab", limit: str | No
 
     from govnet import compliance as dengbao
     from govnet import configure
-    from govnet.provision import engine
 
     compiled = compile_stack(stack_file, LockMode.READ)
     names = select_hosts(compiled, limit).hosts
-    project = engine.Project(Path(stack_file))
+    project = paths.Project(Path(stack_file))
     conn = configure.connection_vars(project, platform)
     ssh_args = ["-i", conn["ansible_ssh_private_key_file"], *shlex.split(conn["ansible_ssh_common_args"])]
     hosts = compiled.design.hosts

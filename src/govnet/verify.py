@@ -3,7 +3,7 @@
 The tests derive what to expect from the stack file (addresses, links, services), connect over
 SSH with the stack's key and report per test; this module runs them in-process and counts.
 
-Two phases: the read-only checks in parallel (pytest-xdist, one host's checks on one worker), then
+Two phases: the read-only checks in parallel (pytest-xdist workers), then
 the few checks marked ``serial`` one by one, because they change the lab for a moment (a county
 link cut, a route forced through the egress) and would disturb the others. Every check reaches a
 host through one SSH connection per host (a shared ControlPath), opened once for the whole run.
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from govnet.provision.engine import Project
+from govnet.paths import Project
 
 Say = Callable[[str], None]
 
@@ -84,7 +84,7 @@ def run(project: Project, platform: str, *, limit: str | None = None, keyword: s
     if keyword:
         args += ["-k", keyword]
     n = workers()
-    parallel = [*args, "-m", "not serial"] + (["-n", str(n), "--dist", "loadgroup"] if n > 1 else [])
+    parallel = [*args, "-m", "not serial"] + (["-n", str(n)] if n > 1 else [])
     try:
         codes = [int(pytest.main(parallel, plugins=[_Counter(result, say)])),
                  int(pytest.main([*args, "-m", "serial"], plugins=[_Counter(result, say)]))]

@@ -11,10 +11,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 import shutil
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -23,57 +21,9 @@ from pathlib import Path
 
 from pulumi import automation as auto
 
+from govnet.paths import Project
+
 Say = Callable[[str], None]
-
-
-@dataclass
-class Project:
-    """Where one stack file's project, state and tools are."""
-
-    stack_file: Path
-
-    @property
-    def name(self) -> str:
-        return self.stack_file.stem
-
-    @property
-    def stack_dir(self) -> Path:
-        return self.stack_file.resolve().parent
-
-    @property
-    def root(self) -> Path:
-        return self.stack_dir.parent
-
-    @property
-    def state(self) -> Path:
-        return Path(os.environ.get("GOVNET_STATE_DIR", self.root / ".govnet"))
-
-    @property
-    def stack_state(self) -> Path:
-        return self.state / "stacks" / self.name
-
-    def ssh_key(self) -> Path:
-        """The private key Ansible and the checks connect with: ``$GOVNET_SSH_KEY`` (the
-        operator's key for real hosts), else the stack's own pair, made at first use."""
-        if os.environ.get("GOVNET_SSH_KEY"):
-            return Path(os.environ["GOVNET_SSH_KEY"])
-        key = self.stack_state / "ssh" / "id_ed25519"
-        if not key.is_file():
-            key.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C",
-                            f"govnet@{self.name}", "-f", str(key)], check=True)
-        return key
-
-    def passphrase(self) -> str:
-        """The secrets passphrase. It lives with the project, not the state: the stack settings
-        (stacks/Pulumi.<stack>.yaml) hold its salt, whichever state directory is in use."""
-        path = self.root / ".govnet" / "pulumi-passphrase"
-        if not path.is_file():
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(secrets.token_urlsafe(32))
-        return path.read_text().strip()
 
 
 def pulumi_bin(root: Path) -> Path | None:
