@@ -37,15 +37,3 @@ def pytest_configure(config):
         "markers", "serial: changes the lab for a moment (a link cut, a forced route); runs alone, "
                    "after the read-only checks")
 
-
-_HOST_PARAMS = ("host_name", "router_name", "county_host", "tunnel_host")
-
-
-def pytest_collection_modifyitems(items):
-    """One host's checks run on one xdist worker (--dist loadgroup), in one SSH connection; the
-    other checks of a module stay together, as they may share a fixture's state on a host (the
-    log host's retention probe folder)."""
-    for item in items:
-        params = getattr(item, "callspec", None)
-        host = next((params.params[p] for p in _HOST_PARAMS if params and p in params.params), None)
-        item.add_marker(pytest.mark.xdist_group(host or item.module.__name__))

@@ -4,11 +4,12 @@ retention job itself is run on the log host against files of known ages."""
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 
 import pytest
 from stackfacts import compiled, connect, selected
 
-PROBE = "/var/log/govnet/govnet-retention-probe"
+PROBE = "/var/log/govnet/govnet-retention-probe"  # a sending host's folder in the store, + a token
 
 
 def _months_back(day: dt.date, months: int) -> dt.date:
@@ -22,18 +23,20 @@ def log_host():
     if not hosts:
         pytest.skip("no log host in this selection")
     host = connect(hosts[0])
-    host.check_output(f"rm -rf {PROBE} && mkdir -p {PROBE}")
+    probe = f"{PROBE}-{secrets.token_hex(4)}"  # its own folder: checks run in parallel
+    host.check_output(f"mkdir -p {probe}")
     try:
-        yield host
+        yield host, probe
     finally:
-        host.run(f"rm -rf {PROBE}")
+        host.run(f"rm -rf {probe}")
 
 
-def _run(host, days: dict[str, dt.date]) -> dict[str, str]:
+def _run(log_host, days: dict[str, dt.date]) -> dict[str, str]:
+    host, probe = log_host
     for name, day in days.items():
-        host.check_output(f"echo {name} > {PROBE}/{day.isoformat()}.log")
+        host.check_output(f"echo {name} > {probe}/{day.isoformat()}.log")
     host.check_output("systemctl start govnet-log-retention.service")
-    present = set(host.check_output(f"ls {PROBE}").split())
+    present = set(host.check_output(f"ls {probe}").split())
     out = {}
     for name, day in days.items():
         f = day.isoformat()
@@ -43,7 +46,7 @@ def _run(host, days: dict[str, dt.date]) -> dict[str, str]:
 
 
 def test_retention_keeps_six_calendar_months_compressed(log_host):
-    today = dt.date.fromisoformat(log_host.check_output("date +%Y-%m-%d"))
+    today = dt.date.fromisoformat(log_host[0].check_output("date +%Y-%m-%d"))
     first_kept = _months_back(today, 6)
     got = _run(log_host, {
         "today": today,
@@ -63,5 +66,6 @@ def test_retention_keeps_six_calendar_months_compressed(log_host):
 
 
 def test_retention_runs_daily(log_host):
-    assert log_host.service("govnet-log-retention.timer").is_enabled
-    assert log_host.service("govnet-log-retention.timer").is_running
+    host, _ = log_host
+    assert host.service("govnet-log-retention.timer").is_enabled
+    assert host.service("govnet-log-retention.timer").is_running
