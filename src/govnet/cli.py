@@ -278,6 +278,46 @@ def _lab_name(stack: str) -> str:
     return Path(stack).stem
 
 
+def _deploy_request(args):
+    from govnet import deploy
+
+    return deploy.Request(limit=args.limit, check=getattr(args, "check", False),
+                          confirm_timeout=getattr(args, "confirm_timeout", 120), platform=args.platform,
+                          vault=args.vault, vault_password_file=args.vault_password_file,
+                          configs=getattr(args, "configs", None))
+
+
+def cmd_deploy(args) -> int:
+    from govnet import deploy
+
+    try:
+        results = deploy.deploy_stack(args.stack, _deploy_request(args), say=_out)
+    except deploy.SecretError as exc:
+        _say(f"govnet deploy: {exc}")
+        return EXIT_INVALID
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    _out(f"summary of deploy: {', '.join(f'{k} {v}' for k, v in sorted(counts.items())) or 'no device'}")
+    return deploy.exit_code(results)
+
+
+def cmd_drift(args) -> int:
+    from govnet import deploy, drift
+
+    try:
+        report = drift.run(args.stack, _deploy_request(args), say=_say)
+    except deploy.SecretError as exc:
+        _say(f"govnet drift: {exc}")
+        return EXIT_INVALID
+    if args.format == "json":
+        print(report.to_json())
+    else:
+        for line in report.lines():
+            _out(line)
+    return report.exit_code()
+
+
 def cmd_lab_status(args) -> int:
     from govnet.lab import fabric, hosts
 
@@ -409,6 +449,33 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--format", choices=["text", "json", "html"], default="text")
     s.add_argument("-o", "--output", help="write the report to this file")
     s.set_defaults(func=cmd_compliance)
+
+    s = sub.add_parser("deploy", help="push the rendered configurations to the network devices: "
+                       "backup, diff, replace with a revert timer, confirm once reachable")
+    s.add_argument("stack", metavar="STACK")
+    s.add_argument("--platform", choices=["lab", "ssh"], default="lab")
+    s.add_argument("--limit", help="only these hosts or groups (comma-separated)")
+    s.add_argument("--check", action="store_true",
+                   help="back up and show the diff only; exit 2 when a device differs")
+    s.add_argument("--confirm-timeout", type=int, default=120, metavar="S",
+                   help="seconds after which a device restores its previous configuration unless "
+                        "the controller reached it and confirmed (default 120)")
+    s.add_argument("--vault", help="ansible-vault file with govnet_vault: {NAME: value} "
+                   "(default secrets/<city>.vault.yml)")
+    s.add_argument("--vault-password-file", help="default $GOVNET_VAULT_PASSWORD_FILE")
+    s.add_argument("--configs", metavar="DIR", help="push these rendered files (DIR/<host>/frr.conf, "
+                   "e.g. the reviewed configs/<city>/) instead of rendering the stack first")
+    s.set_defaults(func=cmd_deploy)
+
+    s = sub.add_parser("drift", help="compare what runs with the stack: network devices (the "
+                       "deploy diff) and Linux hosts (Ansible check mode); exit 2 on drift")
+    s.add_argument("stack", metavar="STACK")
+    s.add_argument("--platform", choices=["lab", "ssh"], default="lab")
+    s.add_argument("--limit", help="only these hosts or groups (comma-separated)")
+    s.add_argument("--format", choices=["text", "json"], default="text")
+    s.add_argument("--vault", help="ansible-vault file (default secrets/<city>.vault.yml)")
+    s.add_argument("--vault-password-file", help="default $GOVNET_VAULT_PASSWORD_FILE")
+    s.set_defaults(func=cmd_drift)
 
     s = sub.add_parser("down", help="destroy what 'up' made and sweep the lab clean")
     s.add_argument("stack", metavar="STACK")
