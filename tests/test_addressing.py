@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from govnet import addressing
-from govnet.addressing import allocate, dump_lock, lock_path, read_lock
+from govnet.addressing import address, allocate, dump_lock, lock_path, read_lock
 from govnet.diagnostics import StackError
 from govnet.pipeline import LockMode, compile_stack
 from govnet.source import Source
@@ -96,7 +96,7 @@ def test_hosts_sit_inside_their_subnet_and_are_unique(stack):
         kind, _, owner = key.partition(":")
         if kind not in ("host", "mgmt-host", "internet"):
             continue
-        ip = value.split("/")[0]
+        ip = address(value)
         assert ip not in seen, f"{key} and {seen[ip]} share {ip}"
         seen[ip] = key
         site = owner.split(".")[0]
@@ -184,7 +184,7 @@ def test_a_locked_entry_in_another_form_is_kept_when_netaddr_reads_it_so():
     vs = load("stacks/example-city.yaml")
     lock = read_lock(lock_path("stacks/example-city.yaml"))
     subnet = lock["subnet:dc:intranet"]
-    lock["subnet:dc:intranet"] = f"{subnet.split('/')[0]}/255.255.255.0"  # netmask form of a /24
+    lock["subnet:dc:intranet"] = f"{address(subnet)}/255.255.255.0"  # netmask form of a /24
     assert netaddr.IPNetwork(subnet).prefixlen == 24
     plan = allocate(vs, lock)
     assert plan.entries["subnet:dc:intranet"] == lock["subnet:dc:intranet"] and not plan.moved

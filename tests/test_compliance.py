@@ -3,9 +3,13 @@ host's evidence and fails, saying why, on a default Debian host's."""
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
-from govnet import compliance
+import pytest
+import yaml
+
+from govnet import compliance, inventory
+from govnet.addressing import address
 from govnet.pipeline import LockMode, compile_stack
 
 FACTS = compile_stack("stacks/example-city.yaml", LockMode.FROZEN).design.hosts["wolong-gw1"]
@@ -90,9 +94,21 @@ def test_reports_name_every_finding(fmt):
 def test_the_backup_hosts_borg_sshd_is_not_management_ssh():
     """The DR host's second sshd (borg only) listens on the backup port, never on 22."""
     dr = compile_stack("stacks/example-city.yaml", LockMode.FROZEN).design.hosts["dr-bak1"]
-    mgmt = dr["management"]["address"].split("/")[0]
-    lan = dr["interfaces"][0]["address"].split("/")[0]
+    mgmt = address(dr.management.address)
+    lan = address(dr.interfaces[0].address)
     (control,) = [c for c in compliance.CATALOGUE if c.id == "8.1.4.4 c"]
     out = f"tcp LISTEN 0 128 {mgmt}:22 0.0.0.0:*\ntcp LISTEN 0 128 {lan}:2222 0.0.0.0:*\n"
     assert control.judge(out, dr)[0] == compliance.PASS
     assert control.judge(out.replace(":2222", ":22"), dr)[0] == compliance.FAIL
+
+
+def test_the_role_applies_the_accounts_and_packages_compliance_checks():
+    """One declaration (govnet.standard): the dengbao role reads it from the inventory
+    (govnet_dengbao), the catalogue checks the same names."""
+    c = compile_stack("stacks/example-city.yaml", LockMode.FROZEN)
+    given = inventory.build(c.vs, c.design).groups["all"]["vars"]["govnet_dengbao"]
+    assert tuple(a["name"] for a in given["admins"]) == compliance.ADMINS
+    assert tuple(given["unneeded_packages"]) == compliance.UNNEEDED
+    defaults = yaml.safe_load(Path("roles/dengbao/defaults/main.yml").read_text(encoding="utf-8"))
+    assert defaults["dengbao__admins"] == "{{ govnet_dengbao.admins }}"
+    assert defaults["dengbao__unneeded_packages"] == "{{ govnet_dengbao.unneeded_packages }}"

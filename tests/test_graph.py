@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from govnet import graph
-from govnet.addressing import Plan, allocate, lock_path, read_lock
+from govnet.addressing import Plan, address, allocate, lock_path, read_lock
 from govnet.model import Medium, Role, SiteKind
 from govnet.rules import ValidStack
 from govnet.validate import load
@@ -220,13 +220,13 @@ def test_plan_puts_loopbacks_on_routers(example):
     dot = parse(graph.to_dot(vs, plan).source)
     for key, dev in vs.devices.items():
         if dev.role == Role.router:
-            assert plan.entries[f"loopback:{key}"].split("/")[0] in dot.nodes[key]["label"], key
+            assert address(plan.entries[f"loopback:{key}"]) in dot.nodes[key]["label"], key
 
 
 def test_without_plan_no_address_is_shown(example):
     vs, plan = example
     dot = parse(graph.to_dot(vs).source)
-    loopback = plan.entries[f"loopback:{next(iter(vs.devices))}"].split("/")[0]
+    loopback = address(plan.entries[f"loopback:{next(iter(vs.devices))}"])
     assert all(loopback not in attrs.get("label", "") for attrs in dot.nodes.values())
 
 

@@ -88,7 +88,7 @@ def test_the_zones_are_in_the_dns_servers_group_only():
     root = ROOT / "inventory/example-city"
     dns = yaml.safe_load((root / "group_vars/service_dns.yml").read_text())
     c = compile_stack(ROOT / "stacks/example-city.yaml", LockMode.FROZEN)
-    assert dns["govnet_dns"] == c.design.dns
+    assert dns["govnet_dns"] == c.design.dns.dump()
     for path in (root / "host_vars").glob("*.yml"):
         assert "govnet_dns" not in yaml.safe_load(path.read_text()), path.name
     holders = [p.name for p in (root / "group_vars").glob("*.yml")
@@ -107,25 +107,25 @@ def test_variables_files_are_pure_json_so_ansible_skips_its_yaml_parser():
 
 def test_dns_zones_reach_the_dns_servers_and_no_other_host(compiled, static_listing):
     hostvars = static_listing["_meta"]["hostvars"]
-    dns_servers = {x["host"] for x in compiled.design.services["dns"]}
+    dns_servers = {x.host for x in compiled.design.services["dns"]}
     assert dns_servers, "every example stack has a DNS server"
     for host, hv in hostvars.items():
         if host in dns_servers:
-            assert hv["govnet_dns"] == compiled.design.dns, host
+            assert hv["govnet_dns"] == compiled.design.dns.dump(), host
         else:
             assert "govnet_dns" not in hv, host
 
 
 def test_monitoring_servers_get_every_target_and_other_hosts_their_own(compiled, static_listing):
     hostvars = static_listing["_meta"]["hostvars"]
-    watch = compiled.design.monitoring
-    servers = {x["host"] for x in compiled.design.services["monitoring"]}
+    watch = compiled.design.monitoring.dump()
+    servers = {x.host for x in compiled.design.services["monitoring"]}
     own = {t["host"]: t for t in watch["targets"]}
     for host, hv in hostvars.items():
         facts = compiled.design.hosts[host]
         if host in servers:
             assert hv["govnet_monitoring"] == watch, host
-        elif facts["platform"] in ("frr", "debian") and facts["site_kind"] != "internet":
+        elif facts.platform in ("frr", "debian") and facts.site_kind != "internet":
             expected = [own[host]] if host in own else []
             assert hv["govnet_monitoring"] == {"exporter_port": watch["exporter_port"],
                                                "targets": expected}, host
@@ -135,8 +135,8 @@ def test_monitoring_servers_get_every_target_and_other_hosts_their_own(compiled,
 
 def test_backup_plan_reaches_the_repository_and_its_clients_only(compiled, static_listing):
     hostvars = static_listing["_meta"]["hostvars"]
-    keep = compiled.design.backup
-    users = {x["host"] for x in compiled.design.services["backup"]} | {c["host"] for c in keep["clients"]}
+    keep = compiled.design.backup.dump()
+    users = {x.host for x in compiled.design.services["backup"]} | {c["host"] for c in keep["clients"]}
     for host, hv in hostvars.items():
         if host in users:
             assert hv["govnet_backup"] == keep, host
@@ -161,22 +161,10 @@ def _plays() -> list[tuple[str, list[str]]]:
             for p in plays if p.get("roles")]
 
 
-def _dynamic_groups(hostvars: dict) -> dict[str, set[str]]:
-    """The groups the first play of site.yml makes with group_by (same conditions)."""
-    return {
-        "govnet_linux": {h for h, v in hostvars.items() if v["govnet_platform"] in ("frr", "debian")},
-        "govnet_frr_router": {h for h, v in hostvars.items() if v["govnet_platform"] == "frr"
-                              and v["govnet_role"] in ("router", "firewall")},
-        "govnet_vpn": {h for h, v in hostvars.items() if v.get("govnet_tunnels")},
-    }
-
-
 def _hosts_of(pattern: str, listing: dict) -> set[str]:
-    dynamic = _dynamic_groups(listing["_meta"]["hostvars"])
     chosen: set[str] = set()
     for term in pattern.split(":"):
-        name = term.lstrip("!&")
-        members = dynamic[name] if name in dynamic else _members(listing, name)
+        members = _members(listing, term.lstrip("!&"))
         if term.startswith("!"):
             chosen -= members
         elif term.startswith("&"):
@@ -184,6 +172,20 @@ def _hosts_of(pattern: str, listing: dict) -> set[str]:
         else:
             chosen |= members
     return chosen
+
+
+def test_the_plays_groups_come_from_the_inventory(static_listing):
+    """site.yml's plays run on groups the inventory makes (no group_by play): Linux hosts, FRR
+    routers and firewalls, tunnel ends."""
+    hostvars = static_listing["_meta"]["hostvars"]
+    assert _members(static_listing, "govnet_linux") == {
+        h for h, v in hostvars.items() if v["govnet_platform"] in ("frr", "debian")}
+    assert _members(static_listing, "govnet_frr_router") == {
+        h for h, v in hostvars.items()
+        if v["govnet_platform"] == "frr" and v["govnet_role"] in ("router", "firewall")}
+    assert _members(static_listing, "govnet_vpn") == {h for h, v in hostvars.items() if v["govnet_tunnels"]}
+    plays = yaml.safe_load((ROOT / "playbooks/site.yml").read_text(encoding="utf-8"))
+    assert not [t for p in plays for t in p.get("tasks", []) if "ansible.builtin.group_by" in t]
 
 
 def _read_by(role: str, defined: set[str]) -> set[str]:
@@ -234,8 +236,8 @@ def test_a_plain_hosts_variables_do_not_grow_with_the_city(tmp_path):
     sizes = []
     for n in (300, 1200):
         c, inv = _generated(tmp_path, n)
-        host = next(h for h, f in c.design.hosts.items() if f["site_kind"] == "unit"
-                    and f["role"] == "router" and f["platform"] == "frr")
+        host = next(h for h, f in c.design.hosts.items() if f.site_kind == "unit"
+                    and f.role == "router" and f.platform == "frr")
         groups = [name for name, g in inv.groups.items() if host in g["hosts"]] + ["all"]
         carried = {**{k: v for g in groups for k, v in inv.groups[g]["vars"].items()},
                    **inv.hostvars[host]}

@@ -270,8 +270,8 @@ def ends(compiled, stack: str, link_id: str) -> list[tuple[str, str, str, dict[s
     for end in (link.a, link.b):
         host = host_name(end)
         facts = c.design.hosts[host]
-        ifname = next(i["name"] for i in facts["interfaces"] if i.get("link") == link_id)
-        out.append((host, facts["platform"], ifname, files))
+        ifname = next(i.name for i in facts.interfaces if i.link == link_id)
+        out.append((host, facts.platform, ifname, files))
     return out
 
 

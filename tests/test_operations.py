@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from govnet.addressing import address
 from govnet.pipeline import compile_stack
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,30 +20,30 @@ def design():
 
 
 def test_every_city_host_is_scraped_on_its_primary_address(design):
-    targets = {t["host"]: t["address"] for t in design.monitoring["targets"]}
+    targets = {t.host: t.address for t in design.monitoring.targets}
     assert "internet-citizen1" not in targets
     assert set(targets) == set(design.hosts) - {"internet-citizen1"}
-    assert targets["dc-core1"] == design.hosts["dc-core1"]["loopback"]
-    assert targets["dc-db1"] == design.hosts["dc-db1"]["interfaces"][0]["address"].split("/")[0]
+    assert targets["dc-core1"] == design.hosts["dc-core1"].loopback
+    assert targets["dc-db1"] == address(design.hosts["dc-db1"].interfaces[0].address)
 
 
 def test_every_county_link_is_probed_at_its_far_end(design):
-    links = {x["link"]: x for x in design.monitoring["links"]}
+    links = {x.link: x for x in design.monitoring.links}
     assert set(links) == {"dc.core1~wolong.gw1", "dc.core1~wancheng.gw1", "dc.fw1~xixia.gw1",
                           "wolong.gw1~wolong-edu.gw1"}
     # the county end of a DC link, the unit end of a county link, the tunnel address of a VPN
-    assert links["dc.core1~wancheng.gw1"]["host"] == "wancheng-gw1"
-    assert links["wolong.gw1~wolong-edu.gw1"]["host"] == "wolong-edu-gw1"
-    assert links["wolong.gw1~wolong-edu.gw1"]["county"] == "wolong"
-    assert links["dc.fw1~xixia.gw1"]["address"].startswith("198.18.146.")
+    assert links["dc.core1~wancheng.gw1"].host == "wancheng-gw1"
+    assert links["wolong.gw1~wolong-edu.gw1"].host == "wolong-edu-gw1"
+    assert links["wolong.gw1~wolong-edu.gw1"].county == "wolong"
+    assert links["dc.fw1~xixia.gw1"].address.startswith("198.18.146.")
     far = design.hosts["wancheng-gw1"]
-    iface = next(i for i in far["interfaces"] if i.get("link") == "dc.core1~wancheng.gw1")
-    assert links["dc.core1~wancheng.gw1"]["address"] == iface["address"].split("/")[0]
+    iface = next(i for i in far.interfaces if i.link == "dc.core1~wancheng.gw1")
+    assert links["dc.core1~wancheng.gw1"].address == address(iface.address)
 
 
 def test_the_portal_is_probed_by_its_public_name(design):
-    assert design.monitoring["portal"] == ["https://www.example.gov.cn/"]
-    assert design.monitoring["servers"] == [design.services["monitoring"][0]["address"]]
+    assert design.monitoring.portal == ["https://www.example.gov.cn/"]
+    assert design.monitoring.servers == [design.services["monitoring"][0].address]
 
 
 def test_a_stack_without_monitoring_watches_nothing(tmp_path):
@@ -52,40 +53,40 @@ def test_a_stack_without_monitoring_watches_nothing(tmp_path):
     stack.write_text(text.replace("services: [dns, ntp, syslog, monitoring]",
                                   "services: [dns, ntp, syslog]"))
     d = compile_stack(stack).design
-    assert d.monitoring["targets"] == [] and d.monitoring["links"] == []
-    assert all(r["service"] != "node-exporter" for h in d.hosts.values() if h.get("firewall")
-               for r in h["firewall"]["accept"])
+    assert d.monitoring.targets == [] and d.monitoring.links == []
+    assert all(r.service != "node-exporter" for h in d.hosts.values() if h.firewall
+               for r in h.firewall.accept)
 
 
 def test_the_data_holders_back_up_to_the_dr_host(design):
-    assert design.backup["repositories"] == [{"host": "dr-bak1",
-                                              "address": design.services["backup"][0]["address"]}]
-    clients = {c["host"]: c["paths"] for c in design.backup["clients"]}
+    assert [r.dump() for r in design.backup.repositories] == [
+        {"host": "dr-bak1", "address": design.services["backup"][0].address}]
+    clients = {c.host: c.paths for c in design.backup.clients}
     assert clients == {"dc-db1": ["/var/backups/govnet-db"], "dc-infra1": ["/var/log/govnet"],
                        "dc-portal1": ["/var/www/govnet-portal"]}
 
 
 def test_the_dr_backup_service_admits_its_clients_only(design):
-    fw = design.hosts["dr-bak1"]["firewall"]
-    (rule,) = [r for r in fw["accept"] if r["service"] == "backup"]
-    assert (rule["proto"], rule["port"]) == ("tcp", 2222)  # never 22: that is management's sshd
-    clients = {c["host"] for c in design.backup["clients"]}
-    assert rule["sources"] == [f"{design.hosts[c]['primary_address']}/32" for c in
+    fw = design.hosts["dr-bak1"].firewall
+    (rule,) = [r for r in fw.accept if r.service == "backup"]
+    assert (rule.proto, rule.port) == ("tcp", 2222)  # never 22: that is management's sshd
+    clients = {c.host for c in design.backup.clients}
+    assert rule.sources == [f"{design.hosts[c].primary_address}/32" for c in
                                ("dc-infra1", "dc-db1", "dc-portal1") if c in clients]
     # the portal (extranet) backs up its content too, from its own address only
-    assert f"{design.hosts['dc-portal1']['primary_address']}/32" in rule["sources"]
+    assert f"{design.hosts['dc-portal1'].primary_address}/32" in rule.sources
 
 
 def test_prometheus_answers_the_management_network_only(design):
-    (rule,) = [r for r in design.hosts["dc-infra1"]["firewall"]["accept"]
-               if r["service"] == "monitoring"]
-    assert rule["sources"] == [design.city["management_network"]]
+    (rule,) = [r for r in design.hosts["dc-infra1"].firewall.accept
+               if r.service == "monitoring"]
+    assert rule.sources == [design.city.management_network]
 
 
 def test_vendor_devices_are_not_node_exporter_targets():
     d = compile_stack(ROOT / "stacks" / "example-metro.yaml").design
-    targets = {t["host"] for t in d.monitoring["targets"]}
-    vendor = {n for n, h in d.hosts.items() if h["platform"] not in ("frr", "debian")}
+    targets = {t.host for t in d.monitoring.targets}
+    vendor = {n for n, h in d.hosts.items() if h.platform not in ("frr", "debian")}
     assert vendor and not targets & vendor
 
 
@@ -112,5 +113,5 @@ def test_the_portal_publishes_an_application_of_its_own_plane(tmp_path):
     stack = tmp_path / "city.yaml"
     stack.write_text(text)
     d = compile_stack(stack).design
-    vc1 = next(s["address"] for s in d.services["videoconf"] if s["host"] == "dc-vc1")
-    assert d.city["portal_applications"] == {"/video/": f"https://{vc1}:443/"}
+    vc1 = next(s.address for s in d.services["videoconf"] if s.host == "dc-vc1")
+    assert d.city.portal_applications == {"/video/": f"https://{vc1}:443/"}

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from govnet import cli, inventory, render, schema
+from govnet.addressing import address
 from govnet.output import diff_tree
 from govnet.pipeline import LockMode, compile_stack
 
@@ -114,8 +115,8 @@ def test_inventory_groups(group, member):
 def test_host_vars_carry_addresses_and_service_endpoints():
     c = compile_stack("stacks/example-city.yaml", LockMode.FROZEN)
     hv = inventory.build(c.vs, c.design).hostvars["wolong-gw1"]
-    assert hv["ansible_host"] == hv["govnet_management"]["address"].split("/")[0]
-    assert hv["govnet_clients"]["syslog"] == [c.plan.entries["host:dc.infra1"].split("/")[0]]
+    assert hv["ansible_host"] == address(hv["govnet_management"]["address"])
+    assert hv["govnet_clients"]["syslog"] == [address(c.plan.entries["host:dc.infra1"])]
 
 
 @pytest.mark.parametrize("fmt", ["table", "csv", "json"])

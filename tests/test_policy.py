@@ -17,77 +17,77 @@ def hosts():
 
 
 def _accept(h: dict, service: str) -> list[dict]:
-    return [r for r in h["firewall"]["accept"] if r["service"] == service]
+    return [r for r in h.firewall.accept if r.service == service]
 
 
 def test_internet_hosts_get_no_policy(hosts):
-    assert hosts["internet-citizen1"]["firewall"] is None
+    assert hosts["internet-citizen1"].firewall is None
 
 
 @pytest.mark.parametrize("name", ["dc-core1", "dc-db1", "wolong-gw1", "dc-portal1"])
 def test_ssh_only_from_the_management_network(hosts, name):
     (ssh,) = _accept(hosts[name], "ssh")
-    assert ssh["sources"] == ["198.18.128.0/20"] and ssh["port"] == 22
-    assert hosts[name]["firewall"]["management_interface"] == "mgmt0"
+    assert ssh.sources == ["198.18.128.0/20"] and ssh.port == 22
+    assert hosts[name].firewall.management_interface == "mgmt0"
 
 
 def test_database_open_to_its_plane_only(hosts):
     (pg,) = _accept(hosts["dc-db1"], "database")
-    assert pg["sources"] == ["198.18.0.0/18"] and pg["port"] == 5432
+    assert pg.sources == ["198.18.0.0/18"] and pg.port == 5432
 
 
 def test_shared_services_open_to_every_city_network(hosts):
     ntp = _accept(hosts["dc-infra1"], "ntp")
-    assert ntp[0]["sources"] == [
+    assert ntp[0].sources == [
         "198.18.0.0/18", "198.18.64.0/18", "198.18.128.0/20", "198.18.144.0/24",
         "198.18.145.0/24", "198.18.146.0/24"]
-    assert "198.19.0.0/16" not in ntp[0]["sources"]
+    assert "198.19.0.0/16" not in ntp[0].sources
 
 
 def test_portal_open_to_anyone(hosts):
-    assert {r["port"] for r in _accept(hosts["dc-portal1"], "portal")} == {80, 443}
-    assert all(r["sources"] == ["0.0.0.0/0"] for r in _accept(hosts["dc-portal1"], "portal"))
+    assert {r.port for r in _accept(hosts["dc-portal1"], "portal")} == {80, 443}
+    assert all(r.sources == ["0.0.0.0/0"] for r in _accept(hosts["dc-portal1"], "portal"))
 
 
 def test_hosts_open_only_what_they_host(hosts):
-    assert {r["service"] for r in hosts["dc-db1"]["firewall"]["accept"]} == {
+    assert {r.service for r in hosts["dc-db1"].firewall.accept} == {
         "ssh", "database", "node-exporter"}
-    assert {r["service"] for r in hosts["wolong-gw1"]["firewall"]["accept"]} == {
+    assert {r.service for r in hosts["wolong-gw1"].firewall.accept} == {
         "ssh", "node-exporter"}
 
 
 def test_only_the_monitoring_server_scrapes(hosts):
     for name in ("dc-db1", "wolong-gw1", "dc-portal1"):
         (rule,) = _accept(hosts[name], "node-exporter")
-        assert (rule["proto"], rule["port"], rule["sources"]) == ("tcp", 9100, ["198.18.0.2/32"])
-    assert hosts["internet-citizen1"]["firewall"] is None
+        assert (rule.proto, rule.port, rule.sources) == ("tcp", 9100, ["198.18.0.2/32"])
+    assert hosts["internet-citizen1"].firewall is None
 
 
 def test_servers_forward_nothing_routers_forward(hosts):
-    assert hosts["dc-db1"]["firewall"]["forward"] is False
-    assert hosts["dc-core1"]["firewall"]["forward"] is True
-    assert hosts["dc-db1"]["firewall"]["ospf_interfaces"] == []
-    assert "lan0" in hosts["dc-core1"]["firewall"]["ospf_interfaces"]
+    assert hosts["dc-db1"].firewall.forward is False
+    assert hosts["dc-core1"].firewall.forward is True
+    assert hosts["dc-db1"].firewall.ospf_interfaces == []
+    assert "lan0" in hosts["dc-core1"].firewall.ospf_interfaces
 
 
 def test_egress_translates_the_extranet_and_drops_the_intranet(hosts):
-    egress = hosts["dc-fw1"]["firewall"]["egress"]
-    assert egress["nat_sources"] == ["198.18.64.0/18"]
-    assert egress["deny_sources"] == ["198.18.0.0/18"]
+    egress = hosts["dc-fw1"].firewall.egress
+    assert egress.nat_sources == ["198.18.64.0/18"]
+    assert egress.deny_sources == ["198.18.0.0/18"]
 
 
 def test_egress_publishes_the_portal(hosts):
-    publish = hosts["dc-fw1"]["firewall"]["egress"]["publish"]
-    assert {(p["proto"], p["port"], p["to"]) for p in publish} == {
+    publish = hosts["dc-fw1"].firewall.egress.publish
+    assert {(p.proto, p.port, p.to) for p in publish} == {
         ("tcp", 80, "198.18.64.2"), ("tcp", 443, "198.18.64.2")}
 
 
 def test_only_the_egress_translates(hosts):
-    assert [n for n, h in hosts.items() if h["firewall"] and h["firewall"]["egress"]] == ["dc-fw1"]
+    assert [n for n, h in hosts.items() if h.firewall and h.firewall.egress] == ["dc-fw1"]
 
 
 def test_tunnels_accepted_from_their_peer_only(hosts):
-    (t,) = hosts["dc-fw1"]["firewall"]["tunnels"]
-    assert t == {"interface": "wan0", "proto": "udp", "port": 51820, "peer": "198.19.0.3"}
-    (t,) = hosts["xixia-gw1"]["firewall"]["tunnels"]
-    assert t["peer"] == "198.19.0.2"
+    (t,) = hosts["dc-fw1"].firewall.tunnels
+    assert t.dump() == {"interface": "wan0", "proto": "udp", "port": 51820, "peer": "198.19.0.3"}
+    (t,) = hosts["xixia-gw1"].firewall.tunnels
+    assert t.peer == "198.19.0.2"

@@ -38,8 +38,8 @@ def declare(stack_file: Path, platform: str) -> dict[tuple[str, str], dict]:
     rec = Recorder()
     pulumi.runtime.set_mocks(rec, project="govnet", stack=compiled.name, preview=False)
     lab = LabSettings(base="/base", authorized_key="ssh-ed25519 AAAA test",
-                      controller=topology.controller_address(compiled.design.city["management_network"]),
-                      management_network=compiled.design.city["management_network"],
+                      controller=topology.controller_address(compiled.design.city.management_network),
+                      management_network=compiled.design.city.management_network,
                       internet_gateway=topology.build(compiled.design).internet_gateway)
 
     @pulumi.runtime.test

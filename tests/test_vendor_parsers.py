@@ -89,7 +89,7 @@ def vendor_files(c: Compiled, files: dict[str, str], platforms=VENDORS) -> dict[
     """path -> (platform, text) of the vendor files among ``files``."""
     out = {}
     for path, text in files.items():
-        platform = c.design.hosts[path.split("/", 1)[0]]["platform"]
+        platform = c.design.hosts[path.split("/", 1)[0]].platform
         if platform in platforms and path.endswith(".cfg"):
             out[path] = platform, text
     return out
@@ -134,7 +134,7 @@ def test_hier_config_round_trips_every_vendor_file(compiled, stack):
     c, files = compiled(stack)
     vendor = vendor_files(c, files)
     if not vendor:
-        assert all(f["platform"] in ("frr", "debian") for f in c.design.hosts.values())
+        assert all(f.platform in ("frr", "debian") for f in c.design.hosts.values())
         pytest.skip(f"{stack} has no vendor device")
     for path, (platform, text) in vendor.items():
         expected, got = expected_lines(platform, text), hier_lines(platform, text)
@@ -165,14 +165,14 @@ def ciscoconfparse(paths: list[Path]) -> dict:
 def design_view(c: Compiled, host: str) -> dict:
     """What ciscoconfparse2 must find in a Cisco host's file, from the compiled design."""
     h = c.design.hosts[host]
-    mgmt = h["management"]
-    interfaces = {mgmt["interface"]: {"address": mgmt["address"], "vrf": MGMT_VRF}}
-    if h["role"] in ("router", "firewall"):
-        interfaces["Loopback0"] = {"address": f"{h['loopback']}/32", "vrf": None}
-    for iface in h["interfaces"]:
-        interfaces[iface["name"]] = {"address": iface["address"], "vrf": None}
-    routing = h["role"] in ("router", "firewall")
-    route = {"vrf": MGMT_VRF, "interface": mgmt["interface"], "gateway": mgmt["gateway"],
+    mgmt = h.management
+    interfaces = {mgmt.interface: {"address": mgmt.address, "vrf": MGMT_VRF}}
+    if h.role in ("router", "firewall"):
+        interfaces["Loopback0"] = {"address": f"{h.loopback}/32", "vrf": None}
+    for iface in h.interfaces:
+        interfaces[iface.name] = {"address": iface.address, "vrf": None}
+    routing = h.role in ("router", "firewall")
+    route = {"vrf": MGMT_VRF, "interface": mgmt.interface, "gateway": mgmt.gateway,
              "prefix": str(c.vs.stack.address_plan.management) if routing else "0.0.0.0/0"}
     return {"interfaces": interfaces, "vrfs": {MGMT_VRF: ["address-family ipv4", "exit-address-family"]},
             "vrf_routes": [route]}

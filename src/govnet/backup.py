@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from govnet import model as m
 from govnet import standard
+from govnet.facts import BackupClient, BackupFacts, HostFacts, ServiceEntry
 
 
-def build(hosts: dict[str, dict], services: dict[str, list[dict]]) -> dict:
+def build(hosts: dict[str, HostFacts], services: dict[str, list[ServiceEntry]]) -> BackupFacts:
     repositories = services.get(m.Service.backup.value, [])
     clients = []
     if repositories:
         for name, h in hosts.items():
-            paths = [p for svc in h["services"] for p in standard.BACKUP_PATHS.get(m.Service(svc), ())]
+            paths = [p for svc in h.services for p in standard.BACKUP_PATHS.get(m.Service(svc), ())]
             if paths:
-                clients.append({"host": name, "paths": sorted(set(paths))})
-    return {"repositories": [dict(r) for r in repositories[:1]], "clients": clients}
+                clients.append(BackupClient(host=name, paths=sorted(set(paths))))
+    return BackupFacts(repositories=repositories[:1], clients=clients)

@@ -15,6 +15,10 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
+from govnet import standard
+from govnet.addressing import address
+from govnet.facts import HostFacts
+
 PASS, FAIL, NA = "pass", "fail", "n/a"
 
 
@@ -23,7 +27,7 @@ class Control:
     id: str          # the clause, e.g. "8.1.4.1 a"
     title: str
     probe: str       # a read-only shell snippet; its output is the evidence
-    judge: Callable[[str, dict], tuple[str, str]]  # (output, host facts) -> (status, why)
+    judge: Callable[[str, HostFacts], tuple[str, str]]  # (output, host facts) -> (status, why)
 
 
 @dataclass
@@ -54,8 +58,8 @@ def _int(value: str | None, default: int = -1) -> int:
         return default
 
 
-def _password(out: str, facts: dict) -> tuple[str, str]:
-    kv, sec = _kv(out), facts["security"]
+def _password(out: str, facts: HostFacts) -> tuple[str, str]:
+    kv, sec = _kv(out), facts.security
     want_len, want_age = sec["password_min_length"], sec["password_max_age_days"]
     if _int(kv.get("minlen")) < want_len:
         return FAIL, f"pwquality minlen is {kv.get('minlen', 'unset')}, needs >= {want_len}"
@@ -66,8 +70,8 @@ def _password(out: str, facts: dict) -> tuple[str, str]:
     return PASS, f"minlen {kv['minlen']}, minclass {kv['minclass']}, expiry {kv['pass_max_days']} days"
 
 
-def _lockout(out: str, facts: dict) -> tuple[str, str]:
-    kv, sec = _kv(out), facts["security"]
+def _lockout(out: str, facts: HostFacts) -> tuple[str, str]:
+    kv, sec = _kv(out), facts.security
     if not 0 < _int(kv.get("deny")) <= sec["login_attempts"]:
         return FAIL, f"faillock deny is {kv.get('deny', 'unset')}, needs <= {sec['login_attempts']}"
     if _int(kv.get("unlock_time")) < sec["lockout_minutes"] * 60:
@@ -78,9 +82,9 @@ def _lockout(out: str, facts: dict) -> tuple[str, str]:
     return PASS, f"locked {kv['unlock_time']} s after {kv['deny']} failures"
 
 
-def _timeout(out: str, facts: dict) -> tuple[str, str]:
+def _timeout(out: str, facts: HostFacts) -> tuple[str, str]:
     kv = _kv(out)
-    limit = facts["security"]["idle_timeout_minutes"] * 60
+    limit = facts.security["idle_timeout_minutes"] * 60
     tmout = _int(kv.get("tmout"))
     alive = _int(kv.get("clientaliveinterval")) * max(_int(kv.get("clientalivecountmax")), 1)
     if not 0 < tmout <= limit:
@@ -90,7 +94,7 @@ def _timeout(out: str, facts: dict) -> tuple[str, str]:
     return PASS, f"shell TMOUT {tmout} s, SSH idle limit {alive} s"
 
 
-def _remote(out: str, _facts: dict) -> tuple[str, str]:
+def _remote(out: str, _facts: HostFacts) -> tuple[str, str]:
     kv = _kv(out)
     bad = []
     if kv.get("permitrootlogin") not in ("without-password", "prohibit-password", "no"):
@@ -103,7 +107,7 @@ def _remote(out: str, _facts: dict) -> tuple[str, str]:
     return (FAIL, "; ".join(bad)) if bad else (PASS, "SSH 2 key-only, no password root login, no telnet")
 
 
-def _umask(out: str, _facts: dict) -> tuple[str, str]:
+def _umask(out: str, _facts: HostFacts) -> tuple[str, str]:
     kv = _kv(out)
     login, profile = kv.get("umask"), kv.get("profile_umask")
     if login != "027" or profile != "027":
@@ -112,10 +116,12 @@ def _umask(out: str, _facts: dict) -> tuple[str, str]:
     return PASS, "umask 027 for logins and shells"
 
 
-ADMINS = ("sysadmin", "auditadmin", "secadmin")
+#: the administrator accounts of 8.1.4.2 d (govnet.standard, as the dengbao role creates them)
+ADMINS = tuple(a["name"] for a in standard.DENGBAO_ADMINS)
+_SYSTEM, _AUDIT, _SECURITY = standard.DENGBAO_ADMINS
 
 
-def _admins(out: str, _facts: dict) -> tuple[str, str]:
+def _admins(out: str, _facts: HostFacts) -> tuple[str, str]:
     groups = {}
     for line in out.splitlines():
         if ":" in line:
@@ -124,12 +130,12 @@ def _admins(out: str, _facts: dict) -> tuple[str, str]:
     missing = [a for a in ADMINS if a not in groups]
     if missing:
         return FAIL, f"administrator accounts missing: {', '.join(missing)}"
-    if groups["auditadmin"] & {"sudo", "govnet-sys"} or "adm" in groups["sysadmin"]:
+    if groups[_AUDIT["name"]] & {"sudo", _SYSTEM["group"]} or "adm" in groups[_SYSTEM["name"]]:
         return FAIL, "the system administrator can read the audit logs, or the auditor can administer"
     return PASS, "sysadmin, auditadmin and secadmin, each with its own rights"
 
 
-def _audit(out: str, _facts: dict) -> tuple[str, str]:
+def _audit(out: str, _facts: HostFacts) -> tuple[str, str]:
     kv = _kv(out)
     if kv.get("virtualization") not in (None, "none"):
         return NA, f"a {kv['virtualization']} container: the kernel's audit belongs to the machine " \
@@ -141,8 +147,8 @@ def _audit(out: str, _facts: dict) -> tuple[str, str]:
     return PASS, f"auditd active with {kv['rules']} rules"
 
 
-def _time(out: str, facts: dict) -> tuple[str, str]:
-    servers = facts["clients"]["ntp"]
+def _time(out: str, facts: HostFacts) -> tuple[str, str]:
+    servers = facts.clients["ntp"]
     if not servers:
         return NA, "not a city host: it uses no city time source"
     if not any(s in out for s in servers):
@@ -152,8 +158,8 @@ def _time(out: str, facts: dict) -> tuple[str, str]:
     return PASS, "synchronised with the city's time source"
 
 
-def _central_logs(out: str, facts: dict) -> tuple[str, str]:
-    servers = facts["clients"]["syslog"]
+def _central_logs(out: str, facts: HostFacts) -> tuple[str, str]:
+    servers = facts.clients["syslog"]
     if not servers:
         return NA, "not a city host: it sends no logs to the city"
     missing = [s for s in servers if f"{s}:514" not in out]
@@ -162,17 +168,18 @@ def _central_logs(out: str, facts: dict) -> tuple[str, str]:
     return PASS, f"forwarding to {', '.join(servers)} over TCP"
 
 
-UNNEEDED = ("telnetd", "inetutils-telnetd", "rsh-server", "nis", "tftpd-hpa", "xinetd", "vsftpd")
+#: the packages of 8.1.4.4 a (govnet.standard, as the dengbao role removes them)
+UNNEEDED = standard.DENGBAO_UNNEEDED_PACKAGES
 
 
-def _minimal(out: str, _facts: dict) -> tuple[str, str]:
+def _minimal(out: str, _facts: HostFacts) -> tuple[str, str]:
     found = [line.split()[0] for line in out.splitlines() if "install ok installed" in line]
     return (FAIL, f"unneeded packages installed: {', '.join(found)}") if found else (
         PASS, "no telnet, rsh, NIS, TFTP, FTP or inetd server")
 
 
-def _listening(out: str, facts: dict) -> tuple[str, str]:
-    mgmt = facts["management"]["address"].split("/")[0]
+def _listening(out: str, facts: HostFacts) -> tuple[str, str]:
+    mgmt = address(facts.management.address)
     exposed = []
     for line in out.splitlines():
         parts = line.split()
@@ -234,7 +241,7 @@ def probe_script() -> str:
     return "\n".join(parts) + "\n"
 
 
-def judge(host: str, output: str, facts: dict) -> list[Finding]:
+def judge(host: str, output: str, facts: HostFacts) -> list[Finding]:
     """Split ``output`` of :func:`probe_script` and judge every control."""
     sections: dict[str, str] = {}
     current = None
@@ -255,9 +262,9 @@ def judge(host: str, output: str, facts: dict) -> list[Finding]:
     return findings
 
 
-def collect(host: str, address: str, facts: dict, ssh_args: list[str], timeout: float = 60) -> list[Finding]:
-    """Probe one host over SSH and judge it."""
-    cmd = ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", *ssh_args, f"root@{address}",
+def collect(host: str, ip: str, facts: HostFacts, ssh_args: list[str], timeout: float = 60) -> list[Finding]:
+    """Probe one host (at ``ip``) over SSH and judge it."""
+    cmd = ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", *ssh_args, f"root@{ip}",
            "sh -s"]
     try:
         proc = subprocess.run(cmd, input=probe_script(), capture_output=True, text=True,

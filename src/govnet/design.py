@@ -1,19 +1,40 @@
-"""Design: the validated stack and its address plan turned into facts per host.
+"""Design: the validated stack and its address plan turned into typed facts per host.
 
-One job: (ValidStack, Plan) -> :class:`Design`, plain JSON-able data per host — interfaces and their
-addresses, OSPF, tunnels, static routes, where the city's DNS/NTP/syslog/monitoring live, security
-settings. Inventory, device configs, Pulumi resources and expected test state all read this, so the
-two ends of a link are computed once, here, and cannot disagree.
+One job: (ValidStack, Plan) -> :class:`Design`, the facts of :mod:`govnet.facts` — interfaces and
+their addresses, OSPF, tunnels, static routes on their interfaces, where the city's services
+listen, the zone policy, monitoring, backups and names. Inventory, device configs, Pulumi resources
+and expected test state all read this, so the two ends of a link are computed once, here, and
+cannot disagree.
+
+As AVD's structured-config mixins and netlab's augment phases, the facts are made by small
+builders run in a declared order (:data:`BUILDERS`); each is a function of (resolved stack, plan,
+facts built so far) with one job, and :func:`build` only runs them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from govnet import backup, monitoring, names, policy, standard
 from govnet import model as m
-from govnet.addressing import Plan, canonical, from_int, network_first, parse_cidr, to_int
-from govnet.addressing import address as _ip
+from govnet.addressing import Plan, address, canonical, from_int, network_first, parse_cidr, to_int
+from govnet.facts import (
+    BackupFacts,
+    CityFacts,
+    Database,
+    DnsFacts,
+    HostFacts,
+    Interface,
+    InterfaceOspf,
+    Internet,
+    Management,
+    MonitoringFacts,
+    Ospf,
+    Route,
+    ServiceEntry,
+    Tunnel,
+)
 from govnet.perf import no_gc
 from govnet.rules import ValidStack, host_name
 
@@ -41,18 +62,34 @@ PORTS: dict[m.Platform, dict] = {
 FLOATING_DEFAULT_DISTANCE = 250
 
 
+class DesignError(ValueError):
+    """The facts contradict themselves (a bug in a builder, not a fault of the stack)."""
+
+
 @dataclass
 class Design:
     """Facts per host (by inventory name) and the city-wide values every host shares."""
 
     stack: str
-    city: dict
-    hosts: dict[str, dict]
-    services: dict[str, list[dict]]  # service -> [{host, address}]
+    city: CityFacts
+    hosts: dict[str, HostFacts]
+    services: dict[str, list[ServiceEntry]]  # service -> where it listens, in file order
     plan: Plan
-    dns: dict = field(default_factory=dict)  # the city's zones (govnet.names)
-    monitoring: dict = field(default_factory=dict)  # scrape targets and probes (govnet.monitoring)
-    backup: dict = field(default_factory=dict)  # repositories and what to back up (govnet.backup)
+    dns: DnsFacts  # the city's zones (govnet.names)
+    monitoring: MonitoringFacts  # scrape targets and probes (govnet.monitoring)
+    backup: BackupFacts  # repositories and what to back up (govnet.backup)
+
+
+@dataclass
+class Draft:
+    """The facts built so far: what each builder reads and adds to."""
+
+    city: CityFacts | None = None
+    services: dict[str, list[ServiceEntry]] = field(default_factory=dict)
+    hosts: dict[str, HostFacts] = field(default_factory=dict)
+    monitoring: MonitoringFacts | None = None
+    backup: BackupFacts | None = None
+    dns: DnsFacts | None = None
 
 
 def _first_host(cidr: str) -> str:
@@ -60,213 +97,312 @@ def _first_host(cidr: str) -> str:
     return from_int(network_first(cidr) + 1)
 
 
-@no_gc
-def build(vs: ValidStack, plan: Plan) -> Design:
-    """Compute the facts of every host."""
-    st = vs.stack
-    e = plan.entries
-    city = {
-        "name": st.city.name,
-        "display_name": st.city.display_name or st.city.name,
-        "domain": st.city.domain,
-        "timezone": st.city.timezone,
-        "internet_gateway": _first_host(e["internet-segment"]) if "internet-segment" in e else None,
-        "internet_segment": e.get("internet-segment"),
-        "management_network": str(st.address_plan.management),
+def _ports(vs: ValidStack, key: str) -> dict:
+    return PORTS[vs.device_settings[key]["platform"]]
+
+
+def _routes(vs: ValidStack, key: str) -> bool:
+    return vs.devices[key].role in (m.Role.router, m.Role.firewall)
+
+
+# --- builders, in the order they run ---------------------------------------------------------------
+
+def build_city(vs: ValidStack, plan: Plan, d: Draft) -> None:
+    """The city-wide values: names, time zone, the Internet segment, the city's own networks."""
+    st, e = vs.stack, plan.entries
+    portal = st.services.portal if st.services else None
+    d.city = CityFacts(
+        name=st.city.name,
+        display_name=st.city.display_name or st.city.name,
+        domain=st.city.domain,
+        timezone=st.city.timezone,
+        internet_gateway=_first_host(e["internet-segment"]) if "internet-segment" in e else None,
+        internet_segment=e.get("internet-segment"),
+        management_network=str(st.address_plan.management),
         # the portal's public name (services.portal.server_name, default www.<domain>)
-        "portal_server_name": ((st.services.portal.server_name if st.services and st.services.portal
-                                else None) or f"www.{st.city.domain}"),
-        # the city's own networks (everything but the Internet), for services that serve them only
-        "networks": [str(getattr(st.address_plan, plane)) for plane in
-                     ("intranet", "extranet", "management", "loopbacks", "links", "tunnels")],
-    }
-    # where the shared services live (servers' zone addresses, in file order)
-    services: dict[str, list[dict]] = {s.value: [] for s in m.Service}
+        portal_server_name=(portal.server_name if portal else None) or f"www.{st.city.domain}",
+        networks=[str(getattr(st.address_plan, plane)) for plane in
+                  ("intranet", "extranet", "management", "loopbacks", "links", "tunnels")])
+
+
+def build_services(vs: ValidStack, plan: Plan, d: Draft) -> None:
+    """Where each shared service listens: its servers' zone addresses, in file order."""
+    d.services = {s.value: [] for s in m.Service}
     for key, dev in vs.devices.items():
+        addr = plan.entries.get(f"host:{key}")
         for svc in dev.services:
-            addr = e.get(f"host:{key}")
             if addr:
-                services[svc.value].append({"host": host_name(key), "address": _ip(addr)})
-    clients = {s.value: [x["address"] for x in services[s.value]] for s in standard.CLIENT_SERVICES}
-    # the applications the portal publishes: URL path -> upstream URL of the service's first server
-    # on the portal's own plane (validation made sure there is one)
+                d.services[svc.value].append(ServiceEntry(host=host_name(key), address=address(addr)))
+
+
+def build_applications(vs: ValidStack, _plan: Plan, d: Draft) -> None:
+    """The applications the portal publishes: URL path -> upstream URL of the service's first
+    server on the portal's own plane (validation made sure there is one)."""
+    st = vs.stack
     apps = st.services.portal.applications if st.services and st.services.portal else {}
-    portal_planes = {vs.zones[d.zone].plane for d in vs.devices.values()
-                     if m.Service.portal in d.services and d.zone in vs.zones}
-    city["portal_applications"] = {}
+    portal_planes = {vs.zones[dev.zone].plane for dev in vs.devices.values()
+                     if m.Service.portal in dev.services and dev.zone in vs.zones}
+    out = {}
     for url_path, svc in apps.items():
         port = next(p for proto, p in standard.SERVICE_PORTS[svc] if proto == "tcp")
-        upstream = next(host_name(k) for k, d in vs.devices.items() if svc in d.services
-                        and d.zone in vs.zones and vs.zones[d.zone].plane in portal_planes)
-        address = next(x["address"] for x in services[svc.value] if x["host"] == upstream)
-        scheme = "https" if port == 443 else "http"
-        city["portal_applications"][url_path] = f"{scheme}://{address}:{port}/"
-    # the databases of the information-resource database (一库) and the hosts that use them
-    params = st.services.database if st.services and st.services.database else None
-    if params:
-        users = [x for svc in params.clients for x in services[svc.value]]
-        users = list({x["host"]: x for x in users}.values())  # each host once, in file order
-        city["databases"] = [{"name": db, "role": f"{db}_app", "clients": users}
-                             for db in params.databases]
-    else:
-        city["databases"] = []
+        upstream = next(host_name(k) for k, dev in vs.devices.items() if svc in dev.services
+                        and dev.zone in vs.zones and vs.zones[dev.zone].plane in portal_planes)
+        addr = next(x.address for x in d.services[svc.value] if x.host == upstream)
+        out[url_path] = f"{'https' if port == 443 else 'http'}://{addr}:{port}/"
+    d.city.portal_applications = out
 
-    # links per device, in file order, to number ports and find upstreams
-    ends: dict[str, list[tuple[m.Link, str, str]]] = {k: [] for k in vs.devices}
-    for link in st.links:
-        ends[link.a].append((link, "a", link.b))
-        ends[link.b].append((link, "b", link.a))
 
-    site_of_host = {host_name(k): s for k, s in vs.site_of.items()}
-    hosts: dict[str, dict] = {}
+def build_databases(vs: ValidStack, _plan: Plan, d: Draft) -> None:
+    """The databases of the information-resource database (一库) and the hosts that use them."""
+    params = vs.stack.services.database if vs.stack.services else None
+    if not params:
+        d.city.databases = []
+        return
+    users = {x.host: x for svc in params.clients for x in d.services[svc.value]}  # each host once
+    d.city.databases = [Database(name=db, role=f"{db}_app", clients=list(users.values()))
+                        for db in params.databases]
+
+
+def build_hosts(vs: ValidStack, plan: Plan, d: Draft) -> None:
+    """Each device's identity, management link, services, security settings and the central
+    services it is a client of; its interfaces and routes start empty."""
+    st, e = vs.stack, plan.entries
+    clients = {s.value: [x.address for x in d.services[s.value]] for s in standard.CLIENT_SERVICES}
     for key, dev in vs.devices.items():
         site_name = vs.site_of[key]
         site = vs.sites[site_name]
         settings = vs.device_settings[key]
-        platform: m.Platform = settings["platform"]
-        ports = PORTS[platform]
-        name = host_name(key)
-        area_of_site = vs.site_settings[site_name]["ospf_area"]
-        routing = dev.role in (m.Role.router, m.Role.firewall)
         mgmt = e[f"mgmt-host:{key}"]
-        h: dict = {
-            "name": name,
-            "device": dev.name,
-            "site": site_name,
-            "site_kind": site.kind.value,
-            "site_display_name": site.display_name or site_name,
-            "display_name": dev.display_name or dev.name,
-            "role": dev.role.value,
-            "platform": platform.value,
-            "fqdn": f"{dev.name}.{site_name}.{st.city.domain}",
-            "management": {"interface": ports["mgmt"], "address": mgmt,
-                           "gateway": _first_host(mgmt), "network": city["management_network"]},
-            "interfaces": [],
-            "static_routes": [],
-            "tunnels": [],
-            "services": [s.value for s in dev.services],
-            "zone": dev.zone,
-            "security": settings["security"],
-            "snmp": settings["snmp"],
+        name = host_name(key)
+        d.hosts[name] = HostFacts(
+            name=name, device=dev.name, site=site_name, site_kind=site.kind.value,
+            site_display_name=site.display_name or site_name,
+            display_name=dev.display_name or dev.name, role=dev.role.value,
+            platform=settings["platform"].value, fqdn=f"{dev.name}.{site_name}.{st.city.domain}",
+            management=Management(interface=_ports(vs, key)["mgmt"], address=mgmt,
+                                  gateway=_first_host(mgmt), network=d.city.management_network),
+            interfaces=[], static_routes=[], tunnels=[],
+            services=[s.value for s in dev.services], zone=dev.zone,
+            security=settings["security"], snmp=settings["snmp"],
             # hosts on the Internet are not the city's: they use none of its services
-            "clients": ({k: [] for k in clients} if site.kind == m.SiteKind.internet else clients),
-            "internet": None,
-        }
-        port_no = ports["first"]
-        if dev.internet is not None or site.kind == m.SiteKind.internet:
-            mode = dev.internet.mode.value if dev.internet else "host"
-            h["internet"] = {"mode": mode, "interface": ports["wan"],
-                             "address": e[f"internet:{key}"],
-                             "gateway": city["internet_gateway"]}
-            h["interfaces"].append({"name": ports["wan"], "kind": "wan",
-                                    "address": e[f"internet:{key}"],
-                                    "description": "Internet" + (" (tunnels only)"
-                                                                 if mode == "vpn" else "")})
-            if mode in {"egress", "host"}:
-                h["static_routes"].append({"prefix": "0.0.0.0/0", "next_hop": city["internet_gateway"],
-                                           "interface": ports["wan"], "distance": 1,
-                                           "description": "Internet"})
-        if dev.role == m.Role.server and dev.zone and site.kind != m.SiteKind.internet:
-            addr = e[f"host:{key}"]
-            h["interfaces"].append({"name": "eth1" if platform == m.Platform.debian else
-                                    ports["port"].format(n=port_no), "kind": "lan",
-                                    "zone": dev.zone, "address": addr,
-                                    "description": f"{dev.zone} LAN"})
-            h["default_gateway"] = _first_host(addr)
-        ospf_ifaces: list[dict] = []
-        if routing:
-            loop = _ip(e[f"loopback:{key}"])
-            h["loopback"] = loop
-            h["router_id"] = loop
-            for zone, _plen in vs.site_settings[site_name]["subnets"].items():
-                if vs.gateways.get((site_name, zone)) != key:
-                    continue
-                subnet = e[f"subnet:{site_name}:{zone}"]
-                plen = parse_cidr(subnet)[1]
-                iface = {"name": ports["port"].format(n=port_no) if platform not in
-                         standard.LINUX_PLATFORMS else f"lan{port_no - ports['first']}",
-                         "kind": "lan", "zone": zone,
-                         "address": f"{_first_host(subnet)}/{plen}",
-                         "network": subnet, "description": f"{zone} LAN of {site_name}",
-                         "ospf": {"area": area_of_site, "passive": True, "cost": settings["ospf_cost"],
-                                  "network_type": "broadcast"}}
-                port_no += 1
-                h["interfaces"].append(iface)
-                ospf_ifaces.append(iface)
-            n_tunnel = 0
-            for link, side, peer in ends[key]:
-                peer_host = host_name(peer)
-                cost = link.cost or settings["ospf_cost"]
-                area = vs.link_area[link.id]
-                if link.medium == m.Medium.vpn:
-                    t = vs.tunnels[link.id]
-                    inner = e[f"tunnel:{link.id}"]
-                    first = network_first(inner)
-                    mine, theirs = (first, first + 1) if side == "a" else (first + 1, first)
-                    pattern = ports["tunnel"]
-                    if platform in standard.LINUX_PLATFORMS and t["protocol"] != m.TunnelProtocol.wireguard:
-                        pattern = "ipsec{n}"  # an XFRM interface bound to the strongSwan connection
-                    ifname = pattern.format(n=n_tunnel)
-                    n_tunnel += 1
-                    tunnel = {"link": link.id, "interface": ifname,
-                              "protocol": t["protocol"].value, "port": t["port"],
-                              "local_public": _ip(e[f"internet:{key}"]),
-                              "peer_public": _ip(e[f"internet:{peer}"]),
-                              "peer": peer_host, "role": "hub" if side == "a" else "spoke",
-                              "address": f"{from_int(mine)}/31",
-                              "peer_address": from_int(theirs)}
-                    h["tunnels"].append(tunnel)
-                    iface = {"name": ifname, "kind": "tunnel", "address": tunnel["address"],
-                             "network": canonical(inner), "peer": peer_host,
-                             "peer_address": tunnel["peer_address"], "medium": "vpn",
-                             "link": link.id, "description": f"VPN to {peer_host}",
-                             "ospf": {"area": area, "passive": False, "cost": cost,
-                                      "network_type": "point-to-point"}}
-                    if h["internet"] and h["internet"]["mode"] == "vpn":
-                        h["static_routes"].append({"prefix": f"{tunnel['peer_public']}/32",
-                                                   "next_hop": city["internet_gateway"],
-                                                   "interface": ports["wan"], "distance": 1,
-                                                   "description": f"tunnel to {peer_host}"})
-                else:
-                    net = e[f"link:{link.id}"]
-                    first = network_first(net)
-                    mine, theirs = (first, first + 1) if side == "a" else (first + 1, first)
-                    iface = {"name": ports["port"].format(n=port_no), "kind": "link",
-                             "address": f"{from_int(mine)}/31", "network": canonical(net),
-                             "peer": peer_host, "peer_address": from_int(theirs),
-                             "medium": link.medium.value, "link": link.id,
-                             "bandwidth_mbps": link.bandwidth_mbps,
-                             "description": f"{link.medium.value} to {peer_host}",
-                             "ospf": {"area": area, "passive": False, "cost": cost,
-                                      "network_type": "point-to-point"}}
-                    port_no += 1
-                h["interfaces"].append(iface)
-                ospf_ifaces.append(iface)
-            # a floating static default towards the data center, should OSPF lose it
-            my_depth = vs.depth.get(site_name, 0)
-            if site.kind not in (m.SiteKind.datacenter, m.SiteKind.province):
-                for iface in ospf_ifaces:
-                    peer = iface.get("peer")
-                    if peer and vs.depth.get(site_of_host[peer], my_depth) < my_depth:
-                        h["static_routes"].append({"prefix": "0.0.0.0/0",
-                                                   "next_hop": iface["peer_address"],
-                                                   "interface": iface["name"],
-                                                   "distance": FLOATING_DEFAULT_DISTANCE,
-                                                   "description": "backup default towards the DC"})
-                        break
-            h["ospf"] = {
-                "router_id": loop,
-                "areas": sorted({i["ospf"]["area"] for i in ospf_ifaces} | {area_of_site},
-                                key=to_int),
-                "loopback_area": area_of_site,
-                "default_originate": bool(h["internet"] and h["internet"]["mode"] == "egress"),
-            }
-        hosts[name] = h
-    for h in hosts.values():
-        h["primary_address"] = monitoring.primary_address(h)
-    watch = monitoring.build(vs, hosts, city, services)
-    keep = backup.build(hosts, services)
-    for name, fw in policy.build(vs, hosts, city, services, watch, keep).items():
-        hosts[name]["firewall"] = fw
-    return Design(vs.name, city, hosts, services, plan, names.build(vs, hosts, city, services),
-                  watch, keep)
+            clients={k: [] for k in clients} if site.kind == m.SiteKind.internet else clients,
+            internet=None, listen={}, backup_paths=[])
+
+
+def build_internet(vs: ValidStack, plan: Plan, d: Draft) -> None:
+    """The Internet attachment: the WAN port, and the default route over it where the host
+    reaches the Internet itself (the egress firewall, the Internet's own hosts)."""
+    for key, dev in vs.devices.items():
+        site = vs.sites[vs.site_of[key]]
+        if dev.internet is None and site.kind != m.SiteKind.internet:
+            continue
+        h, ports = d.hosts[host_name(key)], _ports(vs, key)
+        mode = dev.internet.mode.value if dev.internet else "host"
+        addr = plan.entries[f"internet:{key}"]
+        h.internet = Internet(mode=mode, interface=ports["wan"], address=addr,
+                              gateway=d.city.internet_gateway)
+        h.interfaces.append(Interface(name=ports["wan"], kind="wan", address=addr,
+                                      description="Internet" + (" (tunnels only)" if mode == "vpn" else "")))
+        if mode in {"egress", "host"}:
+            h.static_routes.append(Route(prefix="0.0.0.0/0", next_hop=d.city.internet_gateway,
+                                         interface=ports["wan"], distance=1, description="Internet"))
+
+
+def build_server_lans(vs: ValidStack, plan: Plan, d: Draft) -> None:
+    """A city server's port in its zone's LAN and its default route via the LAN's gateway."""
+    for key, dev in vs.devices.items():
+        if dev.role != m.Role.server or not dev.zone or vs.sites[vs.site_of[key]].kind == m.SiteKind.internet:
+            continue
+        h, ports = d.hosts[host_name(key)], _ports(vs, key)
+        addr = plan.entries[f"host:{key}"]
+        ifname = "eth1" if h.platform == m.Platform.debian.value else ports["port"].format(n=ports["first"])
+        h.interfaces.append(Interface(name=ifname, kind="lan", zone=dev.zone, address=addr,
+                                      description=f"{dev.zone} LAN"))
+        h.default_gateway = _first_host(addr)
+        h.default_route = Route(prefix="0.0.0.0/0", next_hop=h.default_gateway, interface=ifname,
+                                distance=0, description="default gateway")
+
+
+def build_router_lans(vs: ValidStack, plan: Plan, d: Draft) -> None:
+    """A router's loopback, and a port for each zone LAN of its site it is the gateway of."""
+    for key in vs.devices:
+        if not _routes(vs, key):
+            continue
+        site_name = vs.site_of[key]
+        h, ports, settings = d.hosts[host_name(key)], _ports(vs, key), vs.device_settings[key]
+        h.loopback = h.router_id = address(plan.entries[f"loopback:{key}"])
+        linux = h.platform in {p.value for p in standard.LINUX_PLATFORMS}
+        n = ports["first"]
+        for zone in vs.site_settings[site_name]["subnets"]:
+            if vs.gateways.get((site_name, zone)) != key:
+                continue
+            subnet = plan.entries[f"subnet:{site_name}:{zone}"]
+            h.interfaces.append(Interface(
+                name=f"lan{n - ports['first']}" if linux else ports["port"].format(n=n), kind="lan",
+                zone=zone, address=f"{_first_host(subnet)}/{parse_cidr(subnet)[1]}", network=subnet,
+                description=f"{zone} LAN of {site_name}",
+                ospf=InterfaceOspf(area=vs.site_settings[site_name]["ospf_area"], passive=True,
+                                   cost=settings["ospf_cost"], network_type="broadcast")))
+            n += 1
+
+
+def _pair(cidr: str, side: str) -> tuple[str, str]:
+    """This end's and the far end's address of a /31: side a takes the first."""
+    first = network_first(cidr)
+    mine, theirs = (first, first + 1) if side == "a" else (first + 1, first)
+    return f"{from_int(mine)}/31", from_int(theirs)
+
+
+def _tunnel(vs: ValidStack, plan: Plan, d: Draft, link: m.Link, side: str) -> Interface:
+    """One end of a VPN link: the tunnel (numbered per host), its interface and the route to the
+    peer's public address."""
+    key, peer = (link.a, link.b) if side == "a" else (link.b, link.a)
+    h, ports, e = d.hosts[host_name(key)], _ports(vs, key), plan.entries
+    t = vs.tunnels[link.id]
+    pattern = ports["tunnel"]
+    linux = h.platform in {p.value for p in standard.LINUX_PLATFORMS}
+    if linux and t["protocol"] != m.TunnelProtocol.wireguard:
+        pattern = "ipsec{n}"  # an XFRM interface bound to the strongSwan connection
+    n = len(h.tunnels)
+    inner = e[f"tunnel:{link.id}"]
+    mine, theirs = _pair(inner, side)
+    tunnel = Tunnel(link=link.id, interface=pattern.format(n=n), protocol=t["protocol"].value,
+                    port=t["port"], local_public=address(e[f"internet:{key}"]),
+                    peer_public=address(e[f"internet:{peer}"]), peer=host_name(peer),
+                    role="hub" if side == "a" else "spoke", address=mine, peer_address=theirs)
+    h.tunnels.append(tunnel)
+    if h.internet and h.internet.mode == "vpn":
+        h.static_routes.append(Route(prefix=f"{tunnel.peer_public}/32", next_hop=d.city.internet_gateway,
+                                     interface=ports["wan"], distance=1,
+                                     description=f"tunnel to {tunnel.peer}"))
+    return Interface(name=tunnel.interface, kind="tunnel", address=mine, network=canonical(inner),
+                     peer=tunnel.peer, peer_address=theirs, medium="vpn", link=link.id,
+                     description=f"VPN to {tunnel.peer}")
+
+
+def build_links(vs: ValidStack, plan: Plan, d: Draft) -> None:
+    """Both ends of every link, in file order: a /31 port per cable, a tunnel per VPN link, each
+    speaking OSPF point-to-point in the link's area."""
+    next_port: dict[str, int] = {}
+    for link in vs.stack.links:
+        for side, key, peer in (("a", link.a, link.b), ("b", link.b, link.a)):
+            if not _routes(vs, key):
+                continue
+            h, ports = d.hosts[host_name(key)], _ports(vs, key)
+            if link.medium == m.Medium.vpn:
+                iface = _tunnel(vs, plan, d, link, side)
+            else:
+                n = next_port.get(key) or ports["first"] + sum(i.kind == "lan" for i in h.interfaces)
+                next_port[key] = n + 1
+                mine, theirs = _pair(plan.entries[f"link:{link.id}"], side)
+                iface = Interface(name=ports["port"].format(n=n), kind="link", address=mine,
+                                  network=canonical(plan.entries[f"link:{link.id}"]), peer=host_name(peer),
+                                  peer_address=theirs, medium=link.medium.value, link=link.id,
+                                  bandwidth_mbps=link.bandwidth_mbps,
+                                  description=f"{link.medium.value} to {host_name(peer)}")
+            iface.ospf = InterfaceOspf(area=vs.link_area[link.id], passive=False,
+                                       cost=link.cost or vs.device_settings[key]["ospf_cost"],
+                                       network_type="point-to-point")
+            h.interfaces.append(iface)
+
+
+def build_floating_defaults(vs: ValidStack, _plan: Plan, d: Draft) -> None:
+    """Outside the data center, a floating static default towards it, should OSPF lose it: over
+    the first link or tunnel whose peer is nearer the data center."""
+    site_of_host = {host_name(k): s for k, s in vs.site_of.items()}
+    for key in vs.devices:
+        site_name = vs.site_of[key]
+        if not _routes(vs, key) or vs.sites[site_name].kind in (m.SiteKind.datacenter, m.SiteKind.province):
+            continue
+        h = d.hosts[host_name(key)]
+        depth = vs.depth.get(site_name, 0)
+        up = next((i for i in h.interfaces if i.ospf and i.peer
+                   and vs.depth.get(site_of_host[i.peer], depth) < depth), None)
+        if up:
+            h.static_routes.append(Route(prefix="0.0.0.0/0", next_hop=up.peer_address, interface=up.name,
+                                         distance=FLOATING_DEFAULT_DISTANCE,
+                                         description="backup default towards the DC"))
+
+
+def build_ospf(vs: ValidStack, _plan: Plan, d: Draft) -> None:
+    """The OSPF process of a router: its areas, the loopback's area, whether it originates the
+    default (the egress firewall)."""
+    for key in vs.devices:
+        if not _routes(vs, key):
+            continue
+        h = d.hosts[host_name(key)]
+        area = vs.site_settings[vs.site_of[key]]["ospf_area"]
+        areas = {i.ospf.area for i in h.interfaces if i.ospf} | {area}
+        h.ospf = Ospf(router_id=h.router_id, areas=sorted(areas, key=to_int), loopback_area=area,
+                      default_originate=bool(h.internet and h.internet.mode == "egress"))
+
+
+def check_routes(_vs: ValidStack, _plan: Plan, d: Draft) -> None:
+    """Every route sits on an interface of its host whose network holds its next hop."""
+    for h in d.hosts.values():
+        nets = {i.name: i.address for i in h.interfaces}
+        for r in [*h.static_routes, *([h.default_route] if h.default_route else [])]:
+            cidr = nets.get(r.interface)
+            if cidr is None or network_first(cidr) != network_first(f"{r.next_hop}/{parse_cidr(cidr)[1]}"):
+                raise DesignError(
+                    f"{h.name}: the route to {r.prefix} via {r.next_hop} is on {r.interface}, but no "
+                    f"link of the host holds {r.next_hop} (its links: "
+                    f"{', '.join(f'{n} {a}' for n, a in nets.items()) or 'none'})")
+
+
+def build_primary_addresses(_vs: ValidStack, _plan: Plan, d: Draft) -> None:
+    """Where each host is scraped and named: a router's loopback, else its zone address."""
+    for h in d.hosts.values():
+        h.primary_address = monitoring.primary_address(h)
+
+
+def build_listen(_vs: ValidStack, _plan: Plan, d: Draft) -> None:
+    """The address each service of a host listens on (its roles read theirs from here)."""
+    for svc, entries in d.services.items():
+        for x in entries:
+            d.hosts[x.host].listen.setdefault(svc, x.address)
+
+
+def build_monitoring(vs: ValidStack, _plan: Plan, d: Draft) -> None:
+    """What Prometheus scrapes and probes; each scraped host's node exporter listens there."""
+    d.monitoring = monitoring.build(vs, d.hosts, d.city, d.services)
+    for t in d.monitoring.targets:
+        d.hosts[t.host].listen["node-exporter"] = t.address
+
+
+def build_backup(_vs: ValidStack, _plan: Plan, d: Draft) -> None:
+    """What each host backs up to the disaster-recovery site."""
+    d.backup = backup.build(d.hosts, d.services)
+    for c in d.backup.clients:
+        d.hosts[c.host].backup_paths = c.paths
+
+
+def build_firewall(vs: ValidStack, _plan: Plan, d: Draft) -> None:
+    """Each host's zone policy (reads the monitoring and backup facts)."""
+    for name, fw in policy.build(vs, d.hosts, d.city, d.services, d.monitoring, d.backup).items():
+        d.hosts[name].firewall = fw
+
+
+def build_names(vs: ValidStack, _plan: Plan, d: Draft) -> None:
+    """The city's DNS zones."""
+    d.dns = names.build(vs, d.hosts, d.city, d.services)
+
+
+Builder = Callable[[ValidStack, Plan, Draft], None]
+
+#: The builders in the order they run: each reads only what the ones before it made.
+BUILDERS: tuple[Builder, ...] = (
+    build_city, build_services, build_applications, build_databases,
+    build_hosts, build_internet, build_server_lans, build_router_lans, build_links,
+    build_floating_defaults, build_ospf, check_routes,
+    build_primary_addresses, build_listen, build_monitoring, build_backup, build_firewall, build_names,
+)
+
+
+@no_gc
+def build(vs: ValidStack, plan: Plan) -> Design:
+    """Compute the facts of every host: run :data:`BUILDERS` in order."""
+    d = Draft()
+    for builder in BUILDERS:
+        builder(vs, plan, d)
+    return Design(vs.name, d.city, d.hosts, d.services, plan, d.dns, d.monitoring, d.backup)

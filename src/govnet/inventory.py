@@ -12,14 +12,14 @@ import os
 import re
 from dataclasses import dataclass, field
 from json.encoder import c_make_encoder, encode_basestring
-from pathlib import Path
 
 import yaml
 
 from govnet import model as m
-from govnet import standard
+from govnet import output, standard
+from govnet.addressing import address
 from govnet.design import Design
-from govnet.output import write_changed
+from govnet.facts import HostFacts
 from govnet.perf import no_gc
 from govnet.rules import ValidStack, county_of
 
@@ -75,15 +75,21 @@ def build(vs: ValidStack, design: Design) -> Inventory:
     and its own scrape target.
     """
     inv = Inventory()
+    services = {k: [x.dump() for x in v] for k, v in design.services.items()
+                if v and k in CENTRAL_SERVICES | OWN_ENTRY_READERS}
     inv.group("all")["vars"] = {
         f"{PREFIX}stack": design.stack,
-        f"{PREFIX}city": design.city,
+        f"{PREFIX}city": design.city.dump(),
         # the central services every city host is a client of (govnet_clients): few hosts each
-        f"{PREFIX}city_services": {k: v for k, v in design.services.items()
-                                   if v and k in CENTRAL_SERVICES},
+        f"{PREFIX}city_services": {k: v for k, v in services.items() if k in CENTRAL_SERVICES},
         # where each service listens (govnet.standard.SERVICE_PORTS): roles read ports from here
         f"{PREFIX}service_ports": {svc.value: [{"proto": proto, "port": port} for proto, port in ports]
                                    for svc, ports in standard.SERVICE_PORTS.items()},
+        # the folders the services keep their data in (the roles write there, the backup keeps them)
+        f"{PREFIX}data_dirs": {svc.value: path for svc, path in standard.DATA_DIRS.items()},
+        # the 等保 controls' accounts and packages (the dengbao role applies them, compliance checks)
+        f"{PREFIX}dengbao": {"admins": [dict(a) for a in standard.DENGBAO_ADMINS],
+                             "unneeded_packages": list(standard.DENGBAO_UNNEEDED_PACKAGES)},
     }
     # county groups: the county's site and all units whose parent chain reaches it
     for name in vs.sites:
@@ -91,44 +97,64 @@ def build(vs: ValidStack, design: Design) -> Inventory:
         county = county_of(vs, name)
         if county:
             inv.child(group_name("county", county), group_name("site", name))
-    for host, facts in design.hosts.items():
-        inv.add(group_name("site", facts["site"]), host)
-        inv.add(group_name("role", facts["role"]), host)
-        inv.add(group_name("platform", facts["platform"]), host)
-        if facts["zone"]:
-            inv.add(group_name("zone", facts["zone"]), host)
-        for svc in facts["services"]:
-            inv.add(group_name("service", svc), host)
-    # hosts whose data goes to the disaster-recovery site (govnet.backup)
-    for client in design.backup.get("clients", []):
-        inv.add("backup_clients", client["host"])
-    # the city-wide lists, each for the group of the hosts that read it
-    wider = {k: v for k, v in design.services.items() if v and k in CENTRAL_SERVICES | OWN_ENTRY_READERS}
-    for svc in OWN_ENTRY_READERS:
-        _group_var(inv, group_name("service", svc), "city_services", wider)
-    _group_var(inv, group_name("service", m.Service.dns.value), "dns", design.dns)
-    _group_var(inv, group_name("service", m.Service.monitoring.value), "monitoring", design.monitoring)
-    for group in (group_name("service", m.Service.backup.value), "backup_clients"):
-        _group_var(inv, group, "backup", design.backup)
-    monitors = set(inv.groups.get(group_name("service", m.Service.monitoring.value), {}).get("hosts", ()))
-    scraped = {t["host"]: t for t in design.monitoring.get("targets", [])}
     linux = {p.value for p in standard.LINUX_PLATFORMS}
+    _host_groups(inv, design, linux)
+    # hosts whose data goes to the disaster-recovery site (govnet.backup)
+    for client in design.backup.clients:
+        inv.add("backup_clients", client.host)
+    # the city-wide lists, each for the group of the hosts that read it
+    for svc in OWN_ENTRY_READERS:
+        _group_var(inv, group_name("service", svc), "city_services", services)
+    _group_var(inv, group_name("service", m.Service.dns.value), "dns", design.dns.dump())
+    _group_var(inv, group_name("service", m.Service.monitoring.value), "monitoring",
+               design.monitoring.dump())
+    for group in (group_name("service", m.Service.backup.value), "backup_clients"):
+        _group_var(inv, group, "backup", design.backup.dump())
+    monitors = set(inv.groups.get(group_name("service", m.Service.monitoring.value), {}).get("hosts", ()))
+    scraped = {t.host: t.dump() for t in design.monitoring.targets}
     for host, facts in design.hosts.items():
-        hv = {"ansible_host": facts["management"]["address"].split("/", 1)[0]}
-        for k, v in facts.items():
+        hv = {"ansible_host": address(facts.management.address)}
+        for k, v in facts.dump().items():
             hv[PREFIX + k] = v
-        if (host not in monitors and facts["platform"] in linux
-                and facts["site_kind"] != m.SiteKind.internet.value):
+        if host not in monitors and facts.platform in linux and facts.site_kind != m.SiteKind.internet.value:
             # node exporter only: this host's own scrape target, not the city's
             own = [scraped[host]] if host in scraped else []
-            hv[f"{PREFIX}monitoring"] = {"exporter_port": design.monitoring.get(
-                "exporter_port", standard.NODE_EXPORTER_PORT), "targets": own}
+            hv[f"{PREFIX}monitoring"] = {"exporter_port": design.monitoring.exporter_port, "targets": own}
         inv.hostvars[host] = hv
     # deterministic order: groups by name, hosts as the stack lists them
     inv.groups = dict(sorted(inv.groups.items(), key=lambda kv: (kv[0] != "all", kv[0])))
     for g in inv.groups.values():
         g["children"].sort()
     return inv
+
+
+def _host_groups(inv: Inventory, design: Design, linux: set[str]) -> None:
+    """Each host in the groups of its site, role, platform, zone and services, and in the groups
+    playbooks/site.yml's plays run on."""
+    for host, facts in design.hosts.items():
+        inv.add(group_name("site", facts.site), host)
+        inv.add(group_name("role", facts.role), host)
+        inv.add(group_name("platform", facts.platform), host)
+        if facts.zone:
+            inv.add(group_name("zone", facts.zone), host)
+        for svc in facts.services:
+            inv.add(group_name("service", svc), host)
+        for group in _play_groups(facts, linux):
+            inv.add(group, host)
+
+
+#: The groups playbooks/site.yml's plays run on, beside the stack's own (site, role, service, …)
+LINUX_GROUP, FRR_ROUTER_GROUP, VPN_GROUP = "govnet_linux", "govnet_frr_router", "govnet_vpn"
+
+
+def _play_groups(facts: HostFacts, linux: set[str]) -> list[str]:
+    """Linux hosts (baseline, dengbao, …), FRR routers and firewalls (router), tunnel ends (vpn)."""
+    groups = [LINUX_GROUP] if facts.platform in linux else []
+    if facts.platform == m.Platform.frr.value and facts.routing:
+        groups.append(FRR_ROUTER_GROUP)
+    if facts.tunnels:
+        groups.append(VPN_GROUP)
+    return groups
 
 
 def _group_var(inv: Inventory, group: str, name: str, value) -> None:
@@ -254,29 +280,11 @@ def files(inv: Inventory, stack: str) -> dict[str, str]:
     return out
 
 
-@no_gc
 def write_tree(contents: dict[str, str], out_dir: str | os.PathLike, *,
                owned: tuple[str, ...] = (".yml",)) -> list[str]:
-    """Write files under ``out_dir`` (only changed ones) and remove stale files govnet owns.
-
-    Returns the relative paths written or removed.
-    """
-    root = Path(out_dir)
-    changed = write_changed(contents, root)
-    if root.is_dir():
-        stale = []
-        for top, _dirs, names in os.walk(root, topdown=False):
-            rel_top = os.path.relpath(top, root).replace(os.sep, "/")
-            prefix = "" if rel_top == "." else rel_top + "/"
-            for name in names:
-                rel = prefix + name
-                if name.endswith(owned) and rel not in contents:
-                    os.unlink(os.path.join(top, name))
-                    stale.append(rel)
-            if top != str(root) and not os.listdir(top):
-                os.rmdir(top)
-        changed += sorted(stale)
-    return changed
+    """Write the inventory under ``out_dir`` (only changed files) and remove the stale files of the
+    suffixes govnet owns, anywhere in it. Returns the relative paths written or removed, sorted."""
+    return output.write_tree(contents, out_dir, owns=lambda rel: rel.endswith(owned))
 
 
 def select(vs: ValidStack, design: Design, limit: str | None) -> list[str]:

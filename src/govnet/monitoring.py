@@ -16,49 +16,46 @@ from __future__ import annotations
 
 from govnet import model as m
 from govnet import standard
-from govnet.addressing import address as _ip
+from govnet.addressing import address
+from govnet.facts import CityFacts, HostFacts, LinkProbe, MonitoringFacts, ServiceEntry, Target
 from govnet.rules import ValidStack, county_of
 
 #: site kinds whose links the probes watch
 WATCHED_KINDS = (m.SiteKind.county.value, m.SiteKind.unit.value)
 
 
-def primary_address(h: dict) -> str | None:
+def primary_address(h: HostFacts) -> str | None:
     """Where a host is scraped: a router's loopback, else its zone (LAN) address."""
-    if h.get("loopback"):
-        return h["loopback"]
-    lan = [i for i in h["interfaces"] if i["kind"] == "lan"]
-    return _ip(lan[0]["address"]) if lan else None
+    if h.loopback:
+        return h.loopback
+    lan = [i for i in h.interfaces if i.kind == "lan"]
+    return address(lan[0].address) if lan else None
 
 
-def build(vs: ValidStack, hosts: dict[str, dict], city: dict,
-          services: dict[str, list[dict]]) -> dict:
-    servers = [s["address"] for s in services.get(m.Service.monitoring.value, [])]
+def build(vs: ValidStack, hosts: dict[str, HostFacts], city: CityFacts,
+          services: dict[str, list[ServiceEntry]]) -> MonitoringFacts:
+    servers = [s.address for s in services.get(m.Service.monitoring.value, [])]
     if not servers:
-        return {"servers": [], "exporter_port": standard.NODE_EXPORTER_PORT, "targets": [],
-                "links": [], "portal": []}
-    targets = []
-    for name, h in hosts.items():
-        address = h["primary_address"]
-        if (h["site_kind"] == m.SiteKind.internet.value or address is None
-                or h["platform"] not in {p.value for p in standard.LINUX_PLATFORMS}):
-            continue  # not the city's, or a vendor device (SNMP, not node exporter)
-        targets.append({"host": name, "address": address, "site": h["site"],
-                        "county": county_of(vs, h["site"]) or ""})
+        return MonitoringFacts(servers=[], exporter_port=standard.NODE_EXPORTER_PORT, targets=[],
+                               links=[], portal=[])
+    linux = {p.value for p in standard.LINUX_PLATFORMS}
+    targets = [Target(host=name, address=h.primary_address, site=h.site, county=county_of(vs, h.site) or "")
+               for name, h in hosts.items()
+               # not the city's, or a vendor device (SNMP, not node exporter)
+               if h.site_kind != m.SiteKind.internet.value and h.primary_address is not None
+               and h.platform in linux]
     links = []
     for name, h in hosts.items():
-        if h["site_kind"] not in WATCHED_KINDS:
+        if h.site_kind not in WATCHED_KINDS:
             continue
-        for iface in h["interfaces"]:
-            peer = iface.get("peer")
-            if not peer or iface["kind"] not in ("link", "tunnel"):
+        for iface in h.interfaces:
+            if not iface.peer or iface.kind not in ("link", "tunnel"):
                 continue
             # this end is the far one when the peer is nearer the data center
-            if vs.depth.get(hosts[peer]["site"], 0) < vs.depth.get(h["site"], 0):
-                links.append({"link": iface["link"], "host": name, "site": h["site"],
-                              "county": county_of(vs, h["site"]) or "",
-                              "medium": iface["medium"], "interface": iface["name"],
-                              "address": _ip(iface["address"])})
-    portal = [f"https://{city['portal_server_name']}/"] if services.get(m.Service.portal.value) else []
-    return {"servers": servers, "exporter_port": standard.NODE_EXPORTER_PORT,
-            "targets": targets, "links": links, "portal": portal}
+            if vs.depth.get(hosts[iface.peer].site, 0) < vs.depth.get(h.site, 0):
+                links.append(LinkProbe(link=iface.link, host=name, site=h.site,
+                                       county=county_of(vs, h.site) or "", medium=iface.medium,
+                                       interface=iface.name, address=address(iface.address)))
+    portal = [f"https://{city.portal_server_name}/"] if services.get(m.Service.portal.value) else []
+    return MonitoringFacts(servers=servers, exporter_port=standard.NODE_EXPORTER_PORT,
+                           targets=targets, links=links, portal=portal)

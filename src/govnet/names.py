@@ -17,7 +17,8 @@ import zlib
 import netaddr
 
 from govnet import model as m
-from govnet.addressing import address as _ip
+from govnet.addressing import address
+from govnet.facts import CityFacts, DnsFacts, HostFacts, ServiceEntry
 from govnet.rules import ValidStack
 
 #: DNS names of the shared services (label under the city's domain)
@@ -44,9 +45,9 @@ def _arpa(net: netaddr.IPNetwork) -> str:
     return ".".join(reversed(octets)) + ".in-addr.arpa"
 
 
-def build(vs: ValidStack, hosts: dict[str, dict], city: dict,
-          services: dict[str, list[dict]]) -> dict:
-    domain = city["domain"]
+def build(vs: ValidStack, hosts: dict[str, HostFacts], city: CityFacts,
+          services: dict[str, list[ServiceEntry]]) -> DnsFacts:
+    domain = city.domain
     records: list[dict] = []  # forward: {name (relative), type, value}
     ptrs: dict[str, str] = {}  # address -> absolute name
 
@@ -56,32 +57,28 @@ def build(vs: ValidStack, hosts: dict[str, dict], city: dict,
             ptrs.setdefault(address, f"{name}.{domain}.")
 
     for h in hosts.values():
-        if h["site_kind"] == m.SiteKind.internet.value:
+        if h.site_kind == m.SiteKind.internet.value:
             continue
-        base = f"{h['device']}.{h['site']}"
-        lan = [i for i in h["interfaces"] if i["kind"] == "lan"]
-        primary = h.get("loopback") or (_ip(lan[0]["address"]) if lan else
-                                        _ip(h["management"]["address"]))
-        add_a(base, primary)
-        add_a(f"mgmt.{base}", _ip(h["management"]["address"]))
-        for iface in h["interfaces"]:
+        base = f"{h.device}.{h.site}"
+        add_a(base, h.primary_address or address(h.management.address))
+        add_a(f"mgmt.{base}", address(h.management.address))
+        for iface in h.interfaces:
             # the Internet address is the city's, but its reverse zone is the provider's
-            add_a(f"{label(iface['name'])}.{base}", _ip(iface["address"]),
-                  ptr=iface["kind"] != "wan")
+            add_a(f"{label(iface.name)}.{base}", address(iface.address), ptr=iface.kind != "wan")
 
-    dns_servers = [s["address"] for s in services.get("dns", [])]
+    dns_servers = [s.address for s in services.get("dns", [])]
     for i, addr in enumerate(dns_servers, 1):
         add_a(f"ns{i}", addr, ptr=False)
     for svc, entries in services.items():
         if svc in SERVICE_NAMES and entries:
             for entry in entries:
-                add_a(SERVICE_NAMES[svc], entry["address"], ptr=False)
-    public = city["portal_server_name"]
+                add_a(SERVICE_NAMES[svc], entry.address, ptr=False)
+    public = city.portal_server_name
     if public.endswith("." + domain) and services.get("portal"):
         for entry in services["portal"]:
-            add_a(public[: -len(domain) - 1], entry["address"], ptr=False)
+            add_a(public[: -len(domain) - 1], entry.address, ptr=False)
 
-    city_nets = [netaddr.IPNetwork(n) for n in city["networks"]]
+    city_nets = [netaddr.IPNetwork(n) for n in city.networks]
     zones: dict[str, dict] = {}
     candidates = sorted({_reverse_zone(n) for n in city_nets})
     for net in candidates:  # one zone per octet-aligned network, none inside another
@@ -99,4 +96,4 @@ def build(vs: ValidStack, hosts: dict[str, dict], city: dict,
     out = {"forward": forward, "reverse": zones}
     # a serial that changes when, and only when, the records change (no secondaries follow it)
     out["serial"] = zlib.crc32(repr((records, zones)).encode()) & 0x7FFFFFFF or 1
-    return out
+    return DnsFacts.model_validate(out)

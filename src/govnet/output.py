@@ -7,6 +7,7 @@ stale files it owns; writing and comparing work the same for all of them.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 from govnet.perf import no_gc
@@ -54,6 +55,37 @@ def write_changed(contents: dict[str, str], out_dir: str | os.PathLike) -> list[
         if _write_one(os.path.join(root, rel), text, name in present[parent]):
             written.append(rel)
     return written
+
+
+@no_gc
+def write_tree(contents: dict[str, str], out_dir: str | os.PathLike, *, owns: Callable[[str], bool],
+               dirs: Collection[str] | None = None) -> list[str]:
+    """Write ``contents`` under ``out_dir`` (only what changed, see :func:`write_changed`) and remove
+    the stale files: those ``owns(relative path)`` claims that are no longer in ``contents``.
+    Directories left empty go too (never ``out_dir`` itself).
+
+    The stale-file policy is the generator's: ``owns`` says which files it wrote, ``dirs`` (when
+    given) limits the sweep to those top-level directories, so a run limited to some hosts leaves
+    the others' files as they are. Returns the relative paths written or removed, sorted.
+    """
+    root = os.fspath(out_dir)
+    changed = write_changed(contents, root)
+    walked = []
+    for top, subdirs, names in os.walk(root):
+        rel_top = os.path.relpath(top, root).replace(os.sep, "/")
+        prefix = "" if rel_top == "." else rel_top + "/"
+        if not prefix and dirs is not None:
+            subdirs[:] = [d for d in subdirs if d in dirs]
+        walked.append(top)
+        for name in names:
+            rel = prefix + name
+            if rel not in contents and owns(rel):
+                os.unlink(os.path.join(top, name))
+                changed.append(rel)
+    for top in reversed(walked):  # deepest first
+        if top != root and not os.listdir(top):
+            os.rmdir(top)
+    return sorted(changed)
 
 
 @no_gc

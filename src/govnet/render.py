@@ -22,8 +22,9 @@ from zoneinfo import ZoneInfo
 import netaddr
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 
+from govnet import output
+from govnet.addressing import address
 from govnet.design import Design
-from govnet.output import write_changed
 from govnet.perf import no_gc
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
@@ -61,11 +62,6 @@ def _dotted(value: int) -> str:
 
 _NETMASK = tuple(_dotted(m) for m in _MASKS)
 _WILDCARD = tuple(_dotted(m ^ 0xFFFFFFFF) for m in _MASKS)
-
-
-def ip(cidr: str) -> str:
-    """'198.18.0.1/24' -> '198.18.0.1' (an address without a prefix passes through)."""
-    return cidr.partition("/")[0]
 
 
 def prefixlen(cidr: str) -> int:
@@ -115,7 +111,7 @@ def environment() -> Environment:
         auto_reload=False,
         cache_size=-1,
     )
-    env.filters.update(ip=ip, prefixlen=prefixlen, netmask=netmask, wildcard=wildcard, word=word)
+    env.filters.update(ip=address, prefixlen=prefixlen, netmask=netmask, wildcard=wildcard, word=word)
     return env
 
 
@@ -153,20 +149,20 @@ def render(design: Design, *, management_supernet: str | None = None,
     """
     common = {
         "stack": design.stack,
-        "city": design.city,
+        "city": design.city.dump(),
         "management_supernet": management_supernet or _management_supernet(design),
-        "tz": timezone(design.city["timezone"]),
+        "tz": timezone(design.city.timezone),
         "ipsec": IPSEC,
     }
     files: dict[str, str] = {}
     for name, facts in design.hosts.items():
-        platform = facts["platform"]
+        platform = facts.platform
         if platform in UNCONFIGURED_PLATFORMS or (hosts is not None and name not in hosts):
             continue
         template, path = DEVICE_TEMPLATES[platform]
-        context = {**common, "h": facts}
+        context = {**common, "h": facts.dump()}
         files[path.format(host=name)] = _template(template).render(context)
-        if platform == "frr" and any(t["protocol"] == "ipsec" for t in facts["tunnels"]):
+        if platform == "frr" and any(t.protocol == "ipsec" for t in facts.tunnels):
             template, path = SWANCTL_TEMPLATE
             files[path.format(host=name)] = _template(template).render(context)
     return files
@@ -182,16 +178,5 @@ def write(files: dict[str, str], out_dir: str | os.PathLike, *,
     those hosts' directories are looked at: the other hosts' files stay as they are. Returns the
     relative paths written or removed, sorted.
     """
-    root = Path(out_dir)
-    changed = write_changed(files, root)
-    if root.is_dir():
-        for host_dir in sorted(p for p in root.iterdir() if p.is_dir()
-                               and (hosts is None or p.name in hosts)):
-            for p in sorted(host_dir.iterdir()):
-                rel = f"{host_dir.name}/{p.name}"
-                if p.is_file() and p.suffix in OWNED_SUFFIXES and rel not in files:
-                    p.unlink()
-                    changed.append(rel)
-            if not any(host_dir.iterdir()):
-                host_dir.rmdir()
-    return sorted(changed)
+    return output.write_tree(files, out_dir, dirs=hosts,
+                             owns=lambda rel: rel.count("/") == 1 and rel.endswith(OWNED_SUFFIXES))

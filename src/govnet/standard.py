@@ -99,13 +99,32 @@ PORTAL_APPLICATION_SERVICES = frozenset({Service.oa, Service.docexchange, Servic
 #: Node exporter's port on every city host; only the monitoring servers may scrape it.
 NODE_EXPORTER_PORT = 9100
 
-#: What each service's host keeps that the disaster-recovery site must hold a copy of (the folders
-#: the database, logging and portal roles write; see their defaults).
-BACKUP_PATHS: dict[Service, tuple[str, ...]] = {
-    Service.database: ("/var/backups/govnet-db",),
-    Service.syslog: ("/var/log/govnet",),
-    Service.portal: ("/var/www/govnet-portal",),
+#: Where each service's host keeps what the disaster-recovery site must hold a copy of. The one
+#: declaration of these folders: the inventory passes them as ``govnet_data_dirs`` and the
+#: database (dumps), logging (the central logs) and portal (web root) roles write there.
+DATA_DIRS: dict[Service, str] = {
+    Service.database: "/var/backups/govnet-db",
+    Service.syslog: "/var/log/govnet",
+    Service.portal: "/var/www/govnet-portal",
 }
+
+#: What the backup of each service's host holds (govnet.backup): its data folder.
+BACKUP_PATHS: dict[Service, tuple[str, ...]] = {svc: (path,) for svc, path in DATA_DIRS.items()}
+
+#: 等保 2.0 8.1.4.2 d (三权分立): the system, audit and security administrators, in that order, each
+#: with a group of its own (the dengbao role's sudoers rules name these groups; the auditor also
+#: reads the logs through ``adm``). The dengbao role creates them (``govnet_dengbao.admins``) and
+#: ``govnet compliance`` checks them.
+DENGBAO_ADMINS: tuple[dict, ...] = (
+    {"name": "sysadmin", "group": "govnet-sys", "comment": "system administrator"},
+    {"name": "auditadmin", "group": "govnet-audit", "comment": "audit administrator", "groups": ["adm"]},
+    {"name": "secadmin", "group": "govnet-sec", "comment": "security administrator"},
+)
+
+#: 等保 2.0 8.1.4.4 a: packages a government host never needs (telnet, rsh, NIS, TFTP, FTP, inetd);
+#: the dengbao role removes them (``govnet_dengbao.unneeded_packages``), compliance checks.
+DENGBAO_UNNEEDED_PACKAGES: tuple[str, ...] = (
+    "telnetd", "inetutils-telnetd", "rsh-server", "nis", "tftpd-hpa", "xinetd", "vsftpd")
 
 #: Ports of the management plane: SSH, accepted only on the management link from its network.
 MANAGEMENT_PORTS: tuple[tuple[str, int], ...] = (("tcp", 22),)

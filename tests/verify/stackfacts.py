@@ -8,6 +8,8 @@ import shlex
 import time
 from functools import cache
 
+from govnet.addressing import address
+
 STACK = os.environ.get("GOVNET_VERIFY_STACK")
 
 
@@ -28,7 +30,43 @@ def selected() -> tuple[str, ...]:
 
 
 def facts(name: str) -> dict:
-    return compiled().design.hosts[name]
+    """A host's facts as the inventory gives them to the roles (govnet.facts.HostFacts.dump)."""
+    return _dumps()["hosts"][name]
+
+
+def all_facts() -> dict[str, dict]:
+    return _dumps()["hosts"]
+
+
+def services() -> dict[str, list[dict]]:
+    """Where each shared service listens: service -> [{host, address}]."""
+    return _dumps()["services"]
+
+
+def city() -> dict:
+    return _dumps()["city"]
+
+
+def dns() -> dict:
+    return _dumps()["dns"]
+
+
+def monitoring() -> dict:
+    return _dumps()["monitoring"]
+
+
+def backup() -> dict:
+    return _dumps()["backup"]
+
+
+@cache
+def _dumps() -> dict:
+    """The design as plain data, as the checks compare it with what they read on the hosts."""
+    d = compiled().design
+    return {"hosts": {n: h.dump() for n, h in d.hosts.items()},
+            "services": {k: [x.dump() for x in v] for k, v in d.services.items()},
+            "city": d.city.dump(), "dns": d.dns.dump(), "monitoring": d.monitoring.dump(),
+            "backup": d.backup.dump()}
 
 
 @cache
@@ -40,7 +78,7 @@ def connect(name: str):
     else:
         known = os.environ["GOVNET_VERIFY_KNOWN_HOSTS"]
         hostkeys = f"-o StrictHostKeyChecking=accept-new -o UserKnownHostsFile={known}"
-    addr = facts(name)["management"]["address"].split("/")[0]
+    addr = address(facts(name)["management"]["address"])
     # one SSH connection per host for the whole run, shared by every check and every xdist worker
     # (testinfra asks for ControlMaster but gives no ControlPath, which means no multiplexing)
     return testinfra.get_host(f"ssh://root@{addr}", ssh_identity_file=os.environ["GOVNET_VERIFY_KEY"],
@@ -74,11 +112,11 @@ def county_hosts() -> list[str]:
 def dc_servers() -> list[tuple[str, str]]:
     """(host, LAN address) of every server in the data center."""
     out = []
-    for name, h in compiled().design.hosts.items():
+    for name, h in all_facts().items():
         if h["site_kind"] == "datacenter" and h["role"] == "server":
             lan = [i for i in h["interfaces"] if i["kind"] == "lan"]
             if lan:
-                out.append((name, lan[0]["address"].split("/")[0]))
+                out.append((name, address(lan[0]["address"])))
     return out
 
 
@@ -137,7 +175,7 @@ def internet_hosts() -> list[str]:
 
 
 def egress_host() -> str | None:
-    for name, h in compiled().design.hosts.items():
+    for name, h in all_facts().items():
         if h.get("firewall") and h["firewall"].get("egress"):
             return name
     return None

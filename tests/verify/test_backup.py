@@ -9,14 +9,15 @@ import shlex
 from pathlib import Path
 
 import pytest
-from stackfacts import compiled, connect, facts, selected, tcp_probe
+from stackfacts import backup, connect, facts, selected, tcp_probe
 
 from govnet import model as m
 from govnet import standard
+from govnet.addressing import address
 
 
 def _setup() -> tuple[dict, list[dict]]:
-    b = compiled().design.backup
+    b = backup()
     if not b["repositories"] or b["repositories"][0]["host"] not in selected():
         pytest.skip("no disaster-recovery host in this selection")
     clients = [c for c in b["clients"] if c["host"] in selected()]
@@ -45,7 +46,7 @@ def _listening(host: str, port: int) -> set[str]:
 
 def test_backup_sshd_listens_on_the_backup_address_management_sshd_on_management():
     repo, _ = _setup()
-    mgmt = facts(repo["host"])["management"]["address"].split("/")[0]
+    mgmt = address(facts(repo["host"])["management"]["address"])
     assert _listening(repo["host"], _port()) == {f"{repo['address']}:{_port()}"}
     assert _listening(repo["host"], 22) == {f"{mgmt}:22"}
 

@@ -5,12 +5,12 @@ dumps that pg_restore can read."""
 from __future__ import annotations
 
 import pytest
-from stackfacts import compiled, connect, selected
+from stackfacts import city, connect, selected, services
 
 
 def _db():
-    servers = [s for s in compiled().design.services.get("database", []) if s["host"] in selected()]
-    dbs = compiled().design.city["databases"]
+    servers = [s for s in services().get("database", []) if s["host"] in selected()]
+    dbs = city()["databases"]
     if not servers or not dbs:
         pytest.skip("no database server or database in this selection")
     return servers[0]["host"], servers[0]["address"], dbs

@@ -6,12 +6,12 @@ from __future__ import annotations
 import shlex
 
 import pytest
-from stackfacts import compiled, connect, county_hosts, facts, selected
+from stackfacts import connect, county_hosts, dns, facts, selected, services
 
 
 def _dns():
-    d = compiled().design.dns
-    servers = [s for s in compiled().design.services.get("dns", []) if s["host"] in selected()]
+    d = dns()
+    servers = [s for s in services().get("dns", []) if s["host"] in selected()]
     if not servers:
         pytest.skip("no DNS server in this selection")
     return d, servers[0]["address"]

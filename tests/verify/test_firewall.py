@@ -19,20 +19,19 @@ from stackfacts import (
     facts,
     internet_hosts,
     selected,
+    services,
     sweep,
     tcp_probe,
 )
+
+from govnet.addressing import address
 
 # ports nothing may answer on from the Internet: SSH, DNS, BGP, syslog, PostgreSQL, Prometheus
 CLOSED_TO_INTERNET = (22, 53, 179, 514, 5432, 9090)
 
 
-def _ip(cidr: str) -> str:
-    return cidr.split("/", maxsplit=1)[0]
-
-
 def _server(service: str) -> tuple[str, str] | None:
-    for s in compiled().design.services.get(service, []):
+    for s in services().get(service, []):
         if s["host"] in selected():
             return s["host"], s["address"]
     return None
@@ -49,7 +48,7 @@ def _zone_host(zone: str, service: str | None = None) -> str | None:
 
 
 def _wan_address(name: str) -> str:
-    return _ip(facts(name)["internet"]["address"])
+    return address(facts(name)["internet"]["address"])
 
 
 def test_default_deny_inbound(host_name):
@@ -137,7 +136,7 @@ def routed_to_the_city(citizen):
 
 @pytest.mark.serial
 def test_no_intranet_address_answers_the_internet(routed_to_the_city):
-    targets = [(n, _ip(i["address"])) for n in selected() for i in facts(n)["interfaces"]
+    targets = [(n, address(i["address"])) for n in selected() for i in facts(n)["interfaces"]
                if i.get("zone") == "intranet" and facts(n)["site_kind"] == "datacenter"]
     assert targets
     seen = sweep(routed_to_the_city, [a for _, a in targets], 22)
@@ -150,7 +149,7 @@ def test_intranet_never_reaches_the_internet(citizen):
     intranet = _zone_host("intranet")
     if not intranet:
         pytest.skip("no intranet server in this selection")
-    assert not answers_ping(intranet, _ip(facts(host)["internet"]["address"]))
+    assert not answers_ping(intranet, address(facts(host)["internet"]["address"]))
 
 
 def test_extranet_reaches_the_internet_translated(citizen):
@@ -158,4 +157,4 @@ def test_extranet_reaches_the_internet_translated(citizen):
     extranet = _zone_host("extranet")
     if not extranet:
         pytest.skip("no extranet server in this selection")
-    assert answers_ping(extranet, _ip(facts(host)["internet"]["address"]))
+    assert answers_ping(extranet, address(facts(host)["internet"]["address"]))

@@ -10,17 +10,17 @@ import shlex
 import urllib.parse
 
 import pytest
-from stackfacts import compiled, connect, eventually, facts, selected, tcp_probe
+from stackfacts import connect, eventually, facts, monitoring, selected, services, tcp_probe
 
 LAB = os.environ.get("GOVNET_VERIFY_PLATFORM", "lab") == "lab"
 
 
 def _watch() -> dict:
-    return compiled().design.monitoring
+    return monitoring()
 
 
 def _server() -> tuple[str, str]:
-    servers = compiled().design.services.get("monitoring", [])
+    servers = services().get("monitoring", [])
     if not servers or servers[0]["host"] not in selected():
         pytest.skip("no monitoring server in this selection")
     return servers[0]["host"], servers[0]["address"]

@@ -9,7 +9,7 @@ import json
 import secrets
 
 import pytest
-from stackfacts import compiled, connect, eventually, facts
+from stackfacts import city, connect, eventually, facts, services
 
 
 def test_hostname(host_name):
@@ -39,7 +39,7 @@ def test_sshd_key_only_and_hardened(host_name):
 
 
 def test_time_zone(host_name):
-    tz = compiled().design.city["timezone"]
+    tz = city()["timezone"]
     assert connect(host_name).file("/etc/localtime").linked_to == f"/usr/share/zoneinfo/{tz}"
 
 
@@ -85,7 +85,7 @@ def test_vpn_county_routes_through_its_tunnel(tunnel_host, dc_server):
 
 
 def test_log_host_receives_from_county(county_host):
-    log_hosts = [s["host"] for s in compiled().design.services["syslog"]]
+    log_hosts = [s["host"] for s in services()["syslog"]]
     assert log_hosts, "the stack has no syslog service"
     token = f"govnet-verify-{secrets.token_hex(6)}"
     connect(county_host).check_output(f"logger -t govnet-verify {token}")

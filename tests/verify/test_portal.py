@@ -5,16 +5,27 @@ a county by the portal's name."""
 from __future__ import annotations
 
 import pytest
-from stackfacts import compiled, connect, county_hosts, egress_host, facts, http_get, internet_hosts
+from stackfacts import (
+    city,
+    connect,
+    county_hosts,
+    egress_host,
+    facts,
+    http_get,
+    internet_hosts,
+    services,
+)
+
+from govnet.addressing import address
 
 CA_ON_CLIENT = "/tmp/govnet-city-ca.crt"
 
 
 def _portal():
-    portals = compiled().design.services.get("portal", [])
+    portals = services().get("portal", [])
     if not portals:
         pytest.skip("the stack has no portal")
-    return portals[0]["host"], compiled().design.city["portal_server_name"]
+    return portals[0]["host"], city()["portal_server_name"]
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +38,7 @@ def from_internet():
     citizen = internet_hosts()[0]
     ca = connect(host).file("/etc/nginx/tls/city-ca.crt").content_string
     connect(citizen).check_output(f"cat > {CA_ON_CLIENT} <<'EOF'\n{ca}EOF")
-    return citizen, facts(egress)["internet"]["address"].split("/")[0], name
+    return citizen, address(facts(egress)["internet"]["address"]), name
 
 
 def test_http_redirects_to_https(from_internet):
@@ -42,7 +53,7 @@ def test_https_with_the_city_ca(from_internet):
     r = http_get(citizen, address, 443, name, "/", cafile=CA_ON_CLIENT)
     assert r["status"] == 200
     assert r["tls"] in ("TLSv1.2", "TLSv1.3")
-    assert "示例市" in r["body"] or compiled().design.city["display_name"] in r["body"]
+    assert "示例市" in r["body"] or city()["display_name"] in r["body"]
 
 
 @pytest.mark.parametrize("header", ["strict-transport-security", "x-content-type-options",

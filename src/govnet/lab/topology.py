@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import netaddr
 
+from govnet.addressing import address
 from govnet.design import Design
 
 #: the only addresses a lab may use (RFC 2544 benchmarking space)
@@ -61,43 +62,39 @@ def problems(design: Design) -> list[str]:
     for key, cidr in sorted(design.plan.entries.items()):
         if netaddr.IPNetwork(cidr) not in LAB_SPACE:
             out.append(f"{key} is {cidr}, outside {LAB_SPACE}")
-    controller = controller_address(design.city["management_network"])
+    controller = controller_address(design.city.management_network)
     for h in design.hosts.values():
-        if h["management"]["address"].split("/")[0] == controller:
-            out.append(f"{h['name']} has the lab controller's address {controller} "
+        if address(h.management.address) == controller:
+            out.append(f"{h.name} has the lab controller's address {controller} "
                        "(the last address of the management range): keep it free")
     for h in design.hosts.values():
-        if h["platform"] not in ("frr", "debian"):
-            out.append(f"{h['name']} is a {h['platform']} device: the lab runs Linux hosts only "
+        if h.platform not in ("frr", "debian"):
+            out.append(f"{h.name} is a {h.platform} device: the lab runs Linux hosts only "
                        "(frr, debian)")
     return out
 
 
 def build(design: Design) -> LabTopology:
     city = design.city
-    seg = city.get("internet_segment")
+    seg = city.internet_segment
     topo = LabTopology(
         lab=design.stack,
-        controller=controller_address(city["management_network"]),
-        management_network=city["management_network"],
-        internet_gateway=(f"{city['internet_gateway']}/{netaddr.IPNetwork(seg).prefixlen}"
-                          if seg else None))
+        controller=controller_address(city.management_network),
+        management_network=city.management_network,
+        internet_gateway=f"{city.internet_gateway}/{netaddr.IPNetwork(seg).prefixlen}" if seg else None)
     seen_links: set[str] = set()
     for name, h in design.hosts.items():
-        mgmt = h["management"]
-        plen = mgmt["address"].split("/")[1]
-        topo.gateways.setdefault(h["site"], f"{mgmt['gateway']}/{plen}")
-        topo.hosts.append(LabHost(name, h["site"], mgmt["address"], mgmt["gateway"]))
-        for iface in h["interfaces"]:
-            kind = iface["kind"]
-            if kind == "wan":
-                topo.ports.append(LabPort(name, iface["name"], None))
-            elif kind == "lan":
-                topo.ports.append(LabPort(name, iface["name"], f"{h['site']}:{iface['zone']}"))
-            elif kind == "link" and iface["link"] not in seen_links:
-                seen_links.add(iface["link"])
-                peer = design.hosts[iface["peer"]]
-                peer_if = next(i["name"] for i in peer["interfaces"] if i.get("link") == iface["link"])
-                topo.cables.append(LabCable(iface["link"], (name, iface["name"]),
-                                            (iface["peer"], peer_if)))
+        mgmt = h.management
+        plen = mgmt.address.split("/")[1]
+        topo.gateways.setdefault(h.site, f"{mgmt.gateway}/{plen}")
+        topo.hosts.append(LabHost(name, h.site, mgmt.address, mgmt.gateway))
+        for iface in h.interfaces:
+            if iface.kind == "wan":
+                topo.ports.append(LabPort(name, iface.name, None))
+            elif iface.kind == "lan":
+                topo.ports.append(LabPort(name, iface.name, f"{h.site}:{iface.zone}"))
+            elif iface.kind == "link" and iface.link not in seen_links:
+                seen_links.add(iface.link)
+                peer_if = next(i.name for i in design.hosts[iface.peer].interfaces if i.link == iface.link)
+                topo.cables.append(LabCable(iface.link, (name, iface.name), (iface.peer, peer_if)))
     return topo

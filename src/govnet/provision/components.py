@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from pulumi import ComponentResource, ResourceOptions
 
+from govnet.addressing import address
 from govnet.lab.topology import LabCable, LabHost, LabPort
 from govnet.provision import providers as p
 
@@ -78,7 +79,7 @@ class Host(ComponentResource):
     def __init__(self, site: Site, host: LabHost, ports: list[LabPort], lab: LabSettings | None):
         super().__init__(HOST_TYPE, host.name, None, ResourceOptions(parent=site))
         city = site.city
-        self.address = host.mgmt_address.split("/")[0]
+        self.address = address(host.mgmt_address)
         if city.platform == "lab":
             self.machine = p.LabHost(host.name, {
                 "lab": city.stack, "name": host.name, "base": lab.base,

@@ -24,12 +24,12 @@ def links(design: Design) -> Iterator[tuple[str, str, str, bool]]:
     """Each link of the design once: (link id, one end's host, the other's, whether a tunnel)."""
     seen: set[str] = set()
     for name, facts in design.hosts.items():
-        for iface in facts["interfaces"]:
-            link_id = iface.get("link")
+        for iface in facts.interfaces:
+            link_id = iface.link
             if not link_id or link_id in seen:
                 continue
             seen.add(link_id)
-            yield link_id, name, iface["peer"], iface["kind"] == "tunnel"
+            yield link_id, name, iface.peer, iface.kind == "tunnel"
 
 
 def define(compiled: Compiled, platform: str, lab: LabSettings | None) -> dict:
@@ -106,7 +106,7 @@ def targets(compiled: Compiled, platform: str, hosts: Iterable[str], *, stack: s
     site, host = [*city, c.SITE_TYPE], [*city, c.SITE_TYPE, c.HOST_TYPE]
     machine = [*host, _dynamic(p.LabHost if lab else p.SshHost)]
     for name in chosen:
-        site_name = design.hosts[name]["site"]
+        site_name = design.hosts[name].site
         urn(site, site_name)
         if lab:
             urn([*site, _dynamic(p.LabGateway)], c.gateway_name(site_name))
@@ -144,8 +144,8 @@ def run(stack_dir: Path) -> None:
         if problems:
             raise ValueError(f"stack {name} cannot run as a lab: " + "; ".join(problems))
         lab = LabSettings(base=config.require("base"), authorized_key=config.require("sshPublicKey"),
-                          controller=topology.controller_address(compiled.design.city["management_network"]),
-                          management_network=compiled.design.city["management_network"],
+                          controller=topology.controller_address(compiled.design.city.management_network),
+                          management_network=compiled.design.city.management_network,
                           internet_gateway=topology.build(compiled.design).internet_gateway)
     for key, value in define(compiled, platform, lab).items():
         pulumi.export(key, value)

@@ -1,0 +1,328 @@
+"""Facts: the typed shape of the design, per host and city-wide.
+
+One job: the models :mod:`govnet.design`'s builders fill and every reader (inventory, render,
+monitoring, names, policy, compliance, provisioning, the lab, the checks) reads by attribute. As
+AVD's structured config, the facts are a schema of their own: the Ansible inventory writes them with
+:meth:`Facts.dump` and the roles' ``meta/argument_specs.yml`` list the keys of each dict they read
+(``tests/test_argspecs.py`` fails when the two drift).
+
+A key that does not apply to a host is left unset and is not written (a server has no ``ospf``, a
+router no ``default_gateway``); a key that applies but has no value is written as null. Field order
+is the order the inventory writes the keys in.
+"""
+
+from __future__ import annotations
+
+import re
+from types import UnionType
+from typing import Any, Union, get_args, get_origin
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Facts(BaseModel):
+    """A fact model: unknown keys refused; written without the keys that do not apply."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    def dump(self) -> dict:
+        """Plain JSON-able data (templates, the inventory): the keys that apply, in field order."""
+        return self.model_dump(exclude_unset=True)
+
+    def __getitem__(self, key: str) -> Any:
+        # Read-only key access for callers not yet moved to attributes (job.py's compliance run,
+        # tests/test_ipsec.py); new code reads attributes.
+        return getattr(self, key)
+
+
+# --- city-wide -----------------------------------------------------------------------------------
+
+class ServiceEntry(Facts):
+    """Where a shared service listens: a server and its zone address."""
+
+    host: str
+    address: str
+
+
+class Database(Facts):
+    """A database of the information-resource database (一库), its login role and client hosts."""
+
+    name: str
+    role: str
+    clients: list[ServiceEntry]
+
+
+class CityFacts(Facts):
+    name: str
+    display_name: str
+    domain: str
+    timezone: str
+    internet_gateway: str | None
+    internet_segment: str | None
+    management_network: str
+    portal_server_name: str
+    networks: list[str]  # the city's own networks (everything but the Internet)
+    portal_applications: dict[str, str] = {}  # URL path -> upstream URL
+    databases: list[Database] = []
+
+
+class Target(Facts):
+    """A node exporter Prometheus scrapes."""
+
+    host: str
+    address: str
+    site: str
+    county: str
+
+
+class LinkProbe(Facts):
+    """An ICMP probe of a county or unit link, aimed at its end further from the data center."""
+
+    link: str
+    host: str
+    site: str
+    county: str
+    medium: str
+    interface: str
+    address: str
+
+
+class MonitoringFacts(Facts):
+    servers: list[str]
+    exporter_port: int
+    targets: list[Target]
+    links: list[LinkProbe]
+    portal: list[str]
+
+
+class BackupClient(Facts):
+    host: str
+    paths: list[str]
+
+
+class BackupFacts(Facts):
+    repositories: list[ServiceEntry]
+    clients: list[BackupClient]
+
+
+class Record(Facts):
+    name: str
+    type: str
+    value: str
+
+
+class ForwardZone(Facts):
+    zone: str
+    records: list[Record]
+    nameservers: list[str]
+
+
+class ReverseZone(Facts):
+    network: str
+    records: list[Record]
+
+
+class DnsFacts(Facts):
+    forward: ForwardZone
+    reverse: dict[str, ReverseZone]  # arpa name -> zone
+    serial: int
+
+
+# --- per host ------------------------------------------------------------------------------------
+
+class Management(Facts):
+    interface: str
+    address: str  # a.b.c.d/len
+    gateway: str
+    network: str
+
+
+class InterfaceOspf(Facts):
+    area: str
+    passive: bool
+    cost: int
+    network_type: str
+
+
+class Interface(Facts):
+    name: str
+    kind: str  # wan | lan | link | tunnel
+    zone: str | None = None
+    address: str  # a.b.c.d/len
+    network: str | None = None
+    peer: str | None = None
+    peer_address: str | None = None
+    medium: str | None = None
+    link: str | None = None
+    bandwidth_mbps: int | None = None
+    description: str
+    ospf: InterfaceOspf | None = None
+
+
+class Route(Facts):
+    """A static route, on the interface whose network holds its next hop."""
+
+    prefix: str
+    next_hop: str
+    interface: str
+    distance: int
+    description: str
+
+
+class Tunnel(Facts):
+    link: str
+    interface: str
+    protocol: str
+    port: int
+    local_public: str
+    peer_public: str
+    peer: str
+    role: str  # hub | spoke
+    address: str
+    peer_address: str
+
+
+class Internet(Facts):
+    mode: str  # egress | vpn | host
+    interface: str
+    address: str
+    gateway: str | None
+
+
+class Ospf(Facts):
+    router_id: str
+    areas: list[str]
+    loopback_area: str
+    default_originate: bool
+
+
+class Rule(Facts):
+    service: str
+    proto: str
+    port: int
+    sources: list[str]
+
+
+class TunnelRule(Facts):
+    interface: str | None
+    proto: str
+    port: int
+    peer: str
+
+
+class Publish(Facts):
+    proto: str
+    port: int
+    to: str
+
+
+class Egress(Facts):
+    nat_sources: list[str]
+    deny_sources: list[str]
+    publish: list[Publish]
+
+
+class Firewall(Facts):
+    management_interface: str
+    accept: list[Rule]
+    forward: bool
+    ospf_interfaces: list[str]
+    tunnels: list[TunnelRule]
+    wan: str | None
+    egress: Egress | None
+
+
+class HostFacts(Facts):
+    name: str
+    device: str
+    site: str
+    site_kind: str
+    site_display_name: str
+    display_name: str
+    role: str
+    platform: str
+    fqdn: str
+    management: Management
+    interfaces: list[Interface]
+    static_routes: list[Route]
+    tunnels: list[Tunnel]
+    services: list[str]
+    zone: str | None
+    security: dict[str, Any]  # the stack's merged security settings
+    snmp: dict[str, Any] | None
+    clients: dict[str, list[str]]  # central service -> its servers' addresses
+    internet: Internet | None
+    default_gateway: str | None = None  # servers
+    default_route: Route | None = None  # servers: the default gateway, on its interface
+    loopback: str | None = None  # routers and firewalls
+    router_id: str | None = None
+    ospf: Ospf | None = None
+    primary_address: str | None = None  # where the host is scraped and named
+    firewall: Firewall | None = None  # Linux hosts of the city
+    listen: dict[str, str] = {}  # service (and node-exporter) -> the address it listens on here
+    backup_paths: list[str] = []  # folders this host backs up to the disaster-recovery site
+
+    @property
+    def routing(self) -> bool:
+        """Whether the host routes (a router or firewall: it has OSPF)."""
+        return self.ospf is not None
+
+
+# --- the roles' interface ---------------------------------------------------------------------------
+
+def _argspec_type(annotation: Any) -> dict:
+    """An Ansible argument spec entry for a field's annotation (``X | None`` is X: null is allowed
+    for any option that is not required)."""
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    origin = get_origin(annotation)
+    if origin in (Union, UnionType) and len(args) == 1:
+        return _argspec_type(args[0])
+    if isinstance(annotation, type) and issubclass(annotation, Facts):
+        return {"type": "dict", "options": argspec_options(annotation)}
+    if origin is list:
+        (item,) = args
+        inner = _argspec_type(item)
+        return {"type": "list", "elements": inner["type"],
+                **({"options": inner["options"]} if "options" in inner else {})}
+    if origin is dict:
+        return {"type": "dict"}
+    simple = {str: "str", int: "int", bool: "bool"}
+    return {"type": simple.get(annotation, "raw")}
+
+
+def argspec_options(model: type[Facts]) -> dict:
+    """The ``options`` of a role argument that takes ``model`` (a dict, or each element of a list):
+    every key the inventory may write, with its type, nested models included. The roles'
+    ``meta/argument_specs.yml`` carry these (``scripts/argspecs.py`` prints them; the tests fail
+    when a spec and the model differ)."""
+    return {name: _argspec_type(f.annotation) for name, f in model.model_fields.items()}
+
+
+#: the models behind the inventory's variables (``govnet_<name>``): a host's facts, and the city-wide ones
+INVENTORY_MODELS: dict[str, type[Facts]] = {
+    "city": CityFacts, "dns": DnsFacts, "monitoring": MonitoringFacts, "backup": BackupFacts}
+_FACT_EXPR = re.compile(r"\{\{\s*govnet_(\w+)((?:\.\w+)*)\s*(?:\|\s*default\([^)]*\)\s*)?\}\}")
+
+
+def fact_options(expr: str) -> dict | None:
+    """The argument spec ``options`` of a role default that is one inventory fact holding a dict or
+    a list of dicts (``"{{ govnet_interfaces }}"``, ``"{{ govnet_city.databases }}"``); None for
+    anything else."""
+    match = _FACT_EXPR.fullmatch(expr.strip()) if isinstance(expr, str) else None
+    if not match:
+        return None
+    name, path = match.group(1), [p for p in match.group(2).split(".") if p]
+    if name in INVENTORY_MODELS:
+        annotation: Any = INVENTORY_MODELS[name]
+    elif name in HostFacts.model_fields:
+        annotation = HostFacts.model_fields[name].annotation
+    else:
+        return None
+    for attr in path:
+        spec = _argspec_type(annotation)
+        if "options" not in spec or spec["type"] != "dict":
+            return None
+        model = next(a for a in (annotation, *get_args(annotation)) if isinstance(a, type)
+                     and issubclass(a, Facts))
+        annotation = model.model_fields[attr].annotation
+    return _argspec_type(annotation).get("options")
