@@ -310,7 +310,6 @@ class Device:
     platform: str
     driver: Driver
     intended: str  # rendered text with placeholders
-    probe: Callable[[], object] | None = None  # reachability over a fresh connection
 
 
 @dataclass
@@ -320,6 +319,7 @@ class Options:
     backups: Backups | None = None  # None: no backup (drift only looks)
     secrets: Secrets = field(default_factory=Secrets)
     hold: dict[str, float] = field(default_factory=dict)  # host -> seconds to wait after its backup
+    poll: float = 2.0  # seconds between tries to reach a device after a change
 
 
 def deploy_device(dev: Device, opts: Options, say: Say) -> Result:
@@ -362,26 +362,34 @@ def _commit_and_confirm(dev: Device, res: Result, running: str, opts: Options, s
     else wait for the device's own rollback, until it answers again, and check it runs its
     previous configuration. A session that breaks during the commit is no failure yet: the
     change may have cut it, and the timer was armed first."""
-    deadline = time.monotonic() + opts.confirm_timeout
+    timer = dev.driver.timer(opts.confirm_timeout)
+    deadline = time.monotonic() + timer
     try:
         dev.driver.commit_config(revert_in=opts.confirm_timeout)
     except UnreachableError as exc:
         say(f"  {dev.name}: the session broke during the change ({exc}); trying to confirm")
-    margin = 3  # seconds kept free before the device's timer fires
+    except DeviceError as exc:  # refused: take back whatever part of it the device applied
+        res.status, res.error = "failed", f"the device refused the change: {exc}"
+        try:
+            dev.driver.rollback()
+            res.error += "; rolled back"
+        except DeviceError as again:
+            res.error += f"; the rollback failed too: {again}"
+        return
+    margin = max(opts.poll, min(3.0, timer / 10))  # kept free before the device's timer fires
     while True:
         try:
             dev.driver.confirm_commit()
             res.status = "changed"
             return
         except UnreachableError as exc:
-            if time.monotonic() + 2 + margin > deadline:
+            if time.monotonic() + opts.poll + margin > deadline:
                 res.error = f"unreachable after the change: {exc}"
                 break
-            time.sleep(2)
+            time.sleep(opts.poll)
     say(f"  {dev.name}: unreachable after the change; the device restores its previous "
-        f"configuration when its {opts.confirm_timeout} s timer ends")
-    probe = dev.probe or dev.driver.get_config
-    back = netdrivers.wait_reachable(probe, deadline + opts.confirm_timeout + 60)
+        f"configuration when its {timer} s timer ends")
+    back = netdrivers.wait_reachable(dev.driver.probe, deadline + timer + 60, opts.poll)
     res.status = "rolled-back" if back else "failed"
     if not back:
         res.error += "; the device did not answer again after its timer"
@@ -476,8 +484,7 @@ def devices(p: Plan, platform: str, configs: Path | None = None) -> list[Device]
         text = intended_file(p, name, configs).read_text(encoding="utf-8")
         if host["platform"] == "frr":
             transport = netdrivers.SshTransport(addr, ssh_args)
-            out.append(Device(name, "frr", netdrivers.FrrDriver(transport), text,
-                              probe=lambda t=transport: t.run("true")))
+            out.append(Device(name, "frr", netdrivers.FrrDriver(transport), text))
         else:
             cls = netdrivers.VENDOR_DRIVERS[host["platform"]]
             user = os.environ.get("GOVNET_DEVICE_USER", "govnet")
@@ -518,6 +525,12 @@ class _LazyCli(Driver):
 
     def rollback(self) -> None:
         self._driver().rollback()
+
+    def probe(self) -> None:
+        self._driver().probe()
+
+    def timer(self, revert_in: int) -> int:
+        return self.cls.timer(self.cls.__new__(self.cls), revert_in)
 
 
 def vault_settings(p: Plan, vault: str | None, password_file: str | None) -> Secrets:

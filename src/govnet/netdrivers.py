@@ -21,6 +21,7 @@ vocabulary; platform quirks stay here.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shlex
 import subprocess
@@ -117,6 +118,9 @@ class FrrDriver(Driver):
 
     def get_config(self) -> str:
         return self.t.run("vtysh -c 'show running-config'")
+
+    def probe(self) -> None:
+        self.t.run("true", timeout=15)
 
     def pending_commit(self) -> bool:
         out = self.t.run(f"systemctl is-active {REVERT_UNIT}.timer || true")
@@ -258,10 +262,16 @@ class CliDriver(Driver):
     def load_replace_candidate(self, config: str) -> None:
         self.ch.put(self.dialect.candidate, config)
 
-    def confirm_commit(self) -> None:
-        if self.reconnect is not None:  # the proof: a fresh session after the change
+    def probe(self) -> None:
+        """A new session (the old one may have broken with the change)."""
+        if self.reconnect is None:
+            raise UnreachableError("no way to open a new session")
+        with contextlib.suppress(Exception):  # a broken session may fail to close
             self.ch.close()
-            self.ch = self.reconnect()
+        self.ch = self.reconnect()
+
+    def confirm_commit(self) -> None:
+        self.probe()  # the proof: a fresh session after the change
         self._confirm()
 
     def _confirm(self) -> None:
@@ -281,10 +291,17 @@ class VrpDriver(CliDriver):
                          error=r"^\s*Error:", candidate="cfcard:/govnet-candidate.cfg")
     show_running = "display current-configuration"
 
+    in_trial = False
+
+    def timer(self, revert_in: int) -> int:
+        return min(max(60, revert_in), 65535)
+
     def commit_config(self, revert_in: int) -> None:
+        self.in_trial = False
         self.cmd("system-view")
         self.cmd(f"load configuration file {self.dialect.candidate.split(':/')[-1]} replace")
-        self.cmd(f"commit trial {max(60, revert_in)}")
+        self.cmd(f"commit trial {self.timer(revert_in)}")
+        self.in_trial = True
         self.cmd("return")
 
     def _confirm(self) -> None:
@@ -293,8 +310,13 @@ class VrpDriver(CliDriver):
         self.cmd("return")
 
     def rollback(self) -> None:
-        self.cmd("system-view")
-        self.cmd("abort trial")
+        """In a trial: ``abort trial``; before it (the load failed, still in the system view):
+        drop the uncommitted candidate."""
+        if self.in_trial:
+            self.cmd("system-view")
+            self.cmd("abort trial")
+        else:
+            self.cmd("clear configuration candidate")
         self.cmd("return")
 
 
@@ -309,10 +331,13 @@ class ComwareDriver(CliDriver):
     show_running = "display current-configuration"
     previous = "flash:/govnet-previous.cfg"
 
+    def timer(self, revert_in: int) -> int:
+        return max(1, -(-revert_in // 60)) * 60
+
     def commit_config(self, revert_in: int) -> None:
         self.cmd(f"save {self.previous}")
         self.cmd("system-view")
-        self.cmd(f"configuration commit delay {max(1, -(-revert_in // 60))}")
+        self.cmd(f"configuration commit delay {self.timer(revert_in) // 60}")
         self.cmd(f"configuration replace file {self.dialect.candidate}")
         self.cmd("return")
 
@@ -322,7 +347,7 @@ class ComwareDriver(CliDriver):
         self.cmd("return")
 
     def rollback(self) -> None:
-        self.cmd("system-view")
+        """Replace with the configuration saved before the change (from the system view)."""
         self.cmd(f"configuration replace file {self.previous}")
         self.cmd("return")
 
@@ -337,8 +362,11 @@ class IosXeDriver(CliDriver):
                          candidate="bootflash:govnet-candidate.cfg")
     show_running = "show running-config"
 
+    def timer(self, revert_in: int) -> int:
+        return max(1, -(-revert_in // 60)) * 60
+
     def commit_config(self, revert_in: int) -> None:
-        self.cmd(f"configure replace {self.dialect.candidate} force time {max(1, -(-revert_in // 60))}")
+        self.cmd(f"configure replace {self.dialect.candidate} force time {self.timer(revert_in) // 60}")
 
     def _confirm(self) -> None:
         self.cmd("configure confirm")
@@ -369,7 +397,8 @@ class SshChannel(Channel):
 
         self.p.send(line if line == " " else line + "\n")
         try:
-            self.p.expect([re.compile(self.dialect.prompt, re.M), re.compile(self.dialect.more)])
+            self.p.expect([re.compile(self.dialect.prompt, re.M), re.compile(self.dialect.more),
+                           re.compile(self.dialect.question)])
         except (pexpect.EOF, pexpect.TIMEOUT) as exc:
             raise UnreachableError(f"{self.address}: session lost ({type(exc).__name__})") from None
         return self.p.before + self.p.after
