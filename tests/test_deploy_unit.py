@@ -123,6 +123,11 @@ def test_mask_hides_known_values_and_unknown_old_values_on_secret_lines():
     assert shown.count("<<vault:snmp_auth_key>>") == 2
 
 
+def test_mask_hides_known_values_anywhere_without_patterns():
+    assert deploy.mask("error near 'Priv-Secret-456' on line 3", SECRETS) == \
+        "error near '<<vault:snmp_priv_key>>' on line 3"
+
+
 def _vault_file(tmp_path: Path, content: str) -> tuple[Path, Path]:
     """A vault file made by the real ansible-vault CLI with a generated password."""
     import secrets as pysecrets

@@ -271,6 +271,8 @@ def up(stack_file: str | Path, *, platform: str = "lab", limit: str | None = Non
                                           if s["failed"] or s["unreachable"])
             if not conv.ok:
                 raise JobError("configuration failed:\n  " + "\n  ".join(conv.failures[:20]))
+        if not check:
+            _deploy_phase(summary, stack_file, platform, limit, say)
         if verify_after and not check:
             with _phase(summary, "verify", say):
                 ver = verify.run(project, platform, limit=limit, say=say)
@@ -284,6 +286,24 @@ def up(stack_file: str | Path, *, platform: str = "lab", limit: str | None = Non
             say(line)
         _record(project, summary)
     return summary
+
+
+def _deploy_phase(summary: Summary, stack_file, platform: str, limit: str | None, say: Say) -> None:
+    """Bring the FRR devices' running configuration in line with the rendered one (``govnet
+    deploy``'s pipeline: backup, diff, replace with a revert timer, confirm): the router role
+    only reloads FRR when /etc/frr/frr.conf changes, so a change made by hand in vtysh stays
+    until this phase. Vendor devices are left to ``govnet deploy``."""
+    from govnet import deploy
+
+    with _phase(summary, "deploy", say):
+        p = deploy.plan(stack_file, limit)
+        p.network = [h for h in p.network if p.compiled.design.hosts[h]["platform"] == "frr"]
+        opts = deploy.Options(confirm_timeout=120, backups=deploy.Backups(p.project.stack_state / "backups"),
+                              secrets=deploy.vault_settings(p, None, None))
+        results = deploy.run(deploy.devices(p, platform), opts, say)
+        failed = [r.host for r in results if not r.ok]
+        if failed:
+            raise JobError(f"deploy failed on {', '.join(failed)}")
 
 
 def run_verify(stack_file: str | Path, *, platform: str = "lab", limit: str | None = None,
