@@ -104,6 +104,14 @@ class Driver:
     def rollback(self) -> None:
         raise NotImplementedError
 
+    def probe(self) -> None:
+        """Reach the device over a new connection (raise :class:`UnreachableError` if not)."""
+        raise NotImplementedError
+
+    def timer(self, revert_in: int) -> int:
+        """The revert time the device really runs for a requested ``revert_in`` (vendors round)."""
+        return revert_in
+
     def close(self) -> None:
         pass
 
