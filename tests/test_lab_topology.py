@@ -30,7 +30,7 @@ def test_cables_join_both_ends_of_every_wired_link(city):
 def test_vpn_ends_and_citizens_plug_into_the_internet(city):
     topo = topology.build(city.design)
     internet = {p.host for p in topo.ports if p.segment is None}
-    assert internet == {"dc-fw1", "xixia-gw1", "internet-citizen1"}
+    assert internet == {"dc-fw1", "xixia-gw1", "tanghe-gw1", "internet-citizen1"}
     assert topo.internet_gateway == "198.19.0.1/24"
 
 

@@ -30,7 +30,7 @@ def test_every_city_host_is_scraped_on_its_primary_address(design):
 def test_every_county_link_is_probed_at_its_far_end(design):
     links = {x.link: x for x in design.monitoring.links}
     assert set(links) == {"dc.core1~wolong.gw1", "dc.core1~wancheng.gw1", "dc.fw1~xixia.gw1",
-                          "wolong.gw1~wolong-edu.gw1"}
+                          "dc.fw1~tanghe.gw1", "wolong.gw1~wolong-edu.gw1"}
     # the county end of a DC link, the unit end of a county link, the tunnel address of a VPN
     assert links["dc.core1~wancheng.gw1"].host == "wancheng-gw1"
     assert links["wolong.gw1~wolong-edu.gw1"].host == "wolong-edu-gw1"

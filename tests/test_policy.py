@@ -87,7 +87,11 @@ def test_only_the_egress_translates(hosts):
 
 
 def test_tunnels_accepted_from_their_peer_only(hosts):
-    (t,) = hosts["dc-fw1"].firewall.tunnels
-    assert t.dump() == {"interface": "wan0", "proto": "udp", "port": 51820, "peer": "198.19.0.3"}
-    (t,) = hosts["xixia-gw1"].firewall.tunnels
-    assert t.peer == "198.19.0.2"
+    # the hub: IKE and ESP in UDP from its IPsec county, WireGuard from the other
+    assert sorted((t.proto, t.port, t.peer) for t in hosts["dc-fw1"].firewall.tunnels) == [
+        ("udp", 500, "198.19.0.3"), ("udp", 4500, "198.19.0.3"), ("udp", 51820, "198.19.0.5")]
+    assert {t.interface for t in hosts["dc-fw1"].firewall.tunnels} == {"wan0"}
+    assert {(t.port, t.peer) for t in hosts["xixia-gw1"].firewall.tunnels} == {
+        (500, "198.19.0.2"), (4500, "198.19.0.2")}
+    (t,) = hosts["tanghe-gw1"].firewall.tunnels
+    assert (t.port, t.peer) == (51820, "198.19.0.2")

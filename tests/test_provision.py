@@ -81,9 +81,9 @@ def test_lab_declares_every_port_and_cable(city_lab):
 def test_components_group_the_resources(city_lab):
     counts = kinds(city_lab)
     assert counts["City"] == 1
-    assert counts["Site"] == 8
-    assert counts["Host"] == 14
-    assert counts["Link"] == 7
+    assert counts["Site"] == 9
+    assert counts["Host"] == 15
+    assert counts["Link"] == 8
 
 
 def test_vpn_link_gets_secret_keys_and_no_cable(city_lab):
@@ -101,7 +101,7 @@ def test_host_inputs_come_from_the_design(city_lab):
 def test_ssh_platform_creates_nothing_on_the_machine():
     resources = declare(ROOT / "stacks/example-city.yaml", "ssh")
     counts = kinds(resources)
-    assert counts["SshHost"] == 14
+    assert counts["SshHost"] == 15
     assert not {k for k in counts if k.startswith("Lab")}
     assert resources[("SshHost", "dc-core1")]["address"] == "198.18.128.2"
 

@@ -110,9 +110,13 @@ def test_servers_get_no_config(compiled, rendered, name):
     assert not {p.split("/", 1)[0] for p in rendered(name)} & servers
 
 
-@pytest.mark.parametrize(("name", "swanctl"), [("frr", False), ("frr-ipsec", True)])
-def test_frr_gets_swanctl_only_for_ipsec(rendered, name, swanctl):
-    assert ("xixia-gw1/swanctl.conf" in rendered(name)) is swanctl
+@pytest.mark.parametrize(("name", "host", "swanctl"), [
+    ("frr", "xixia-gw1", True),       # example-city's IPsec county
+    ("frr", "tanghe-gw1", False),     # its WireGuard county
+    ("frr-ipsec", "tanghe-gw1", True),
+])
+def test_frr_gets_swanctl_only_for_ipsec(rendered, name, host, swanctl):
+    assert (f"{host}/swanctl.conf" in rendered(name)) is swanctl
 
 
 @pytest.mark.parametrize("name", VARIANTS)

@@ -22,11 +22,19 @@ from govnet.facts import (
     Publish,
     Rule,
     ServiceEntry,
+    Tunnel,
     TunnelRule,
 )
 from govnet.rules import ValidStack
 
 ANYWHERE = "0.0.0.0/0"
+
+
+def _tunnel_ports(tunnel: Tunnel) -> list[int]:
+    """A tunnel's UDP ports: WireGuard's own; IKE's and the one ESP in UDP rides for IPsec."""
+    if tunnel.protocol == m.TunnelProtocol.ipsec.value:
+        return [tunnel.port, standard.IPSEC_NAT_T_PORT]
+    return [tunnel.port]
 
 
 def _sources(audience: str, h: HostFacts, city: CityFacts, plane_net: dict[str, str],
@@ -92,8 +100,8 @@ def build(vs: ValidStack, hosts: dict[str, HostFacts], city: CityFacts,
             forward=h.routing,
             # OSPF speaks on the links and tunnels the design gives it
             ospf_interfaces=[i.name for i in h.interfaces if i.ospf] if h.routing else [],
-            tunnels=[TunnelRule(interface=wan, proto="udp", port=t.port, peer=t.peer_public)
-                     for t in h.tunnels],
+            tunnels=[TunnelRule(interface=wan, proto="udp", port=port, peer=t.peer_public)
+                     for t in h.tunnels for port in _tunnel_ports(t)],
             wan=wan,
             egress=egress)
     return out

@@ -65,6 +65,8 @@ LINUX_PLATFORMS = frozenset({Platform.frr, Platform.debian})
 CLIENT_SERVICES = (Service.dns, Service.ntp, Service.syslog, Service.monitoring)
 
 WIREGUARD_BASE_PORT = 51820
+#: IKE moves to this port after its first exchange, and ESP rides it (UDP encapsulation, RFC 3948)
+IPSEC_NAT_T_PORT = 4500
 
 #: Where each service listens: (protocol, port). The zone policy opens exactly these.
 SERVICE_PORTS: dict[Service, tuple[tuple[str, int], ...]] = {
