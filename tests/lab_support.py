@@ -16,7 +16,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def require_lab() -> None:
     """Skip where the lab cannot run — except in CI, where that is a failure."""
-    missing = [t for t in ("systemd-nspawn", "debootstrap", "apt-cacher-ng") if not shutil.which(t)]
+    require_tools("systemd-nspawn", "debootstrap", "apt-cacher-ng")
+
+
+def require_tools(*tools: str) -> None:
+    """Skip without root or one of ``tools`` (scripts/setup installs them) — except in CI, where
+    the lab tier must run, so that is a failure."""
+    missing = [t for t in tools if not shutil.which(t)]
     reason = ("needs root" if os.geteuid() != 0 else
               f"needs {', '.join(missing)} (run scripts/setup)" if missing else "")
     if reason:

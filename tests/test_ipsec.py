@@ -40,6 +40,7 @@ import yaml
 
 from govnet.pipeline import compile_stack
 from govnet.render import render
+from lab_support import require_tools
 
 pytestmark = pytest.mark.lab
 
@@ -56,14 +57,7 @@ WAIT = 20.0  # seconds for a daemon to answer or an SA to come up (it takes abou
 
 
 def require_ipsec() -> None:
-    """Skip without root or strongSwan (scripts/setup installs it) — except in CI, where it fails."""
-    missing = [t for t in (CHARON, "swanctl", "tcpdump", "ping", "ip") if not shutil.which(t)]
-    reason = ("needs root" if os.geteuid() != 0 else
-              f"needs {', '.join(missing)} (run scripts/setup)" if missing else "")
-    if reason:
-        if os.environ.get("CI"):
-            pytest.fail(f"the lab tier must run in CI: {reason}")
-        pytest.skip(reason)
+    require_tools(CHARON, "swanctl", "tcpdump", "ping", "ip")
 
 
 def run(*cmd: str, check: bool = True, timeout: float = 30, **kw) -> subprocess.CompletedProcess:
