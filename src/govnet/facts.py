@@ -87,12 +87,36 @@ class LinkProbe(Facts):
     address: str
 
 
+class SnmpAuth(Facts):
+    """An SNMPv3 credential set the vendor configurations create (authPriv; the two keys are the
+    vault secrets ``snmp_auth_key`` and ``snmp_priv_key``), spelled as snmp_exporter spells it."""
+
+    name: str  # user-auth_protocol-priv_protocol, lower case
+    user: str
+    security_level: str  # always authPriv
+    auth_protocol: str  # SHA, SHA256
+    priv_protocol: str  # AES, AES256, AES256C
+
+
+class SnmpTarget(Facts):
+    """A vendor network device Prometheus polls over SNMPv3, through the SNMP exporter."""
+
+    host: str
+    address: str  # its loopback (a router or firewall), else its management address
+    platform: str
+    site: str
+    county: str
+    auth: str  # the name of its SnmpAuth
+
+
 class MonitoringFacts(Facts):
     servers: list[str]
     exporter_port: int
     targets: list[Target]
     links: list[LinkProbe]
     portal: list[str]
+    snmp_auths: list[SnmpAuth] = []
+    snmp_targets: list[SnmpTarget] = []
 
 
 class BackupClient(Facts):
