@@ -246,6 +246,7 @@ def generate(n_devices: int, seed: int = 2026) -> tuple[str, dict]:
         f"  display_name: {_q(f'规模测试市（{n_devices}台设备）')}",
         "  domain: scale.example.gov.cn",
         "  timezone: Asia/Shanghai",
+        "  asn: 64601",
         "",
         "address_plan:",
         *(f"  {k}: {v}" for k, v in plan.items()),
@@ -279,6 +280,8 @@ def generate(n_devices: int, seed: int = 2026) -> tuple[str, dict]:
             out.append(f"    ospf_area: {s.area}")
         if s.platform:
             out.append(f"    platform: {s.platform}")
+        if s.kind == "province":  # the provincial uplink is eBGP
+            out.append("    bgp: {asn: 64600, prefixes: [172.16.0.0/16]}")
         if s.subnets:
             body = ", ".join(f"{k}: {'null' if v is None else v}" for k, v in s.subnets.items())
             out.append(f"    subnets: {{{body}}}")

@@ -53,11 +53,19 @@ if METRO.exists():
     STACKS["example-metro"] = yaml.safe_load(METRO.read_text(encoding="utf-8"))
 
 
-def link_cases(vpn_only: bool) -> list:
+def _province_link(data: dict, link: dict) -> bool:
+    """A link between the city and the province: eBGP, no OSPF."""
+    province = {s["name"] for s in data["sites"] if s["kind"] == "province"}
+    return (link["a"].split(".")[0] in province) != (link["b"].split(".")[0] in province)
+
+
+def link_cases(vpn_only: bool = False, ospf: bool | None = None) -> list:
+    """Each link of each stack; ``ospf`` True: the city's own links, False: the provincial uplinks."""
     return [pytest.param(stack, link.get("name") or f"{link['a']}~{link['b']}",
                          id=f"{stack}:{link.get('name') or link['a'] + '~' + link['b']}")
             for stack, data in STACKS.items() for link in data.get("links") or ()
-            if not vpn_only or link["medium"] == "vpn"]
+            if (not vpn_only or link["medium"] == "vpn")
+            and (ospf is None or ospf != _province_link(data, link))]
 
 
 @pytest.fixture(scope="module")
@@ -122,6 +130,34 @@ MODP = {"modp2048": 14, "modp3072": 15, "modp4096": 16}
 def group(text: str) -> int:
     """'group14', 'dh-group14', '14' -> 14."""
     return int(re.fullmatch(r"(?:dh-)?(?:group)?\s*(\d+)", text).group(1))  # type: ignore[union-attr]
+
+
+def interface_address(platform: str, text: str, ifname: str) -> str:
+    """The address (CIDR) of one interface."""
+    cfg = blocks(text)
+    if platform == "frr":
+        return value(block(cfg, f"interface {ifname}"), "ip address")
+    header = f"interface {ifname} mode ipsec" if f"interface {ifname} mode ipsec" in cfg else \
+        f"interface {ifname}"
+    return dotted(*value(block(cfg, header), "ip address").split())
+
+
+def interface_has_ospf(platform: str, text: str, ifname: str) -> bool:
+    """Whether OSPF runs on one interface (Huawei: a network statement covers its address)."""
+    cfg = blocks(text)
+    if platform == "huawei-vrp":
+        ip = netaddr.IPNetwork(interface_address(platform, text, ifname)).ip
+        ospf = next((b for h, b in cfg.items() if h.startswith("ospf 1 ")), [])
+        for line in ospf:
+            if line.startswith("network "):
+                net, wildcard = line.split()[1:3]
+                inverse = str(netaddr.IPAddress(int(netaddr.IPAddress(wildcard)) ^ 0xFFFFFFFF))
+                if ip in netaddr.IPNetwork(f"{net}/{inverse}"):
+                    return True
+        return False
+    header = f"interface {ifname} mode ipsec" if f"interface {ifname} mode ipsec" in cfg else \
+        f"interface {ifname}"
+    return any("ospf" in line for line in block(cfg, header))
 
 
 def interface_ospf(platform: str, text: str, ifname: str) -> dict:
@@ -279,16 +315,16 @@ def config_of(host: str, platform: str, files: dict[str, str]) -> str:
     return files[f"{host}/frr.conf" if platform == "frr" else f"{host}/{host}.cfg"]
 
 
-@pytest.mark.parametrize(("stack", "link"), link_cases(vpn_only=False))
+@pytest.mark.parametrize(("stack", "link"), link_cases())
 def test_ends_share_one_31(compiled, stack, link):
-    nets = [netaddr.IPNetwork(interface_ospf(p, config_of(h, p, f), i)["address"])
+    nets = [netaddr.IPNetwork(interface_address(p, config_of(h, p, f), i))
             for h, p, i, f in ends(compiled, stack, link)]
     assert [n.prefixlen for n in nets] == [31, 31]
     assert nets[0].cidr == nets[1].cidr
     assert nets[0].ip != nets[1].ip
 
 
-@pytest.mark.parametrize(("stack", "link"), link_cases(vpn_only=False))
+@pytest.mark.parametrize(("stack", "link"), link_cases(ospf=True))
 def test_ends_agree_on_ospf(compiled, stack, link):
     a, b = ({k: v for k, v in interface_ospf(p, config_of(h, p, f), i).items() if k != "address"}
             for h, p, i, f in ends(compiled, stack, link))
@@ -328,7 +364,7 @@ def interface_vrf(platform: str, text: str, ifname: str) -> str | None:
     return found[0] if found else None
 
 
-@pytest.mark.parametrize(("stack", "link"), link_cases(vpn_only=False))
+@pytest.mark.parametrize(("stack", "link"), link_cases())
 def test_ends_share_one_routing_table(compiled, stack, link):
     a, b = (interface_vrf(p, config_of(h, p, f), i) for h, p, i, f in ends(compiled, stack, link))
     assert a == b
@@ -342,16 +378,130 @@ def test_vrf_parser_reads_each_platform():
                          "G1/0/1") is None
 
 
-#: BGP and BFD as each platform writes them; the configs carry neither yet
-BGP_OR_BFD = re.compile(r"^\s*(?:router bgp|bgp \d+|bfd\b|ip ospf bfd|ospf bfd"
-                        r"|neighbor \S+ (?:remote-as|as-number))", re.MULTILINE)
+# --------------------------------------------------------------------------- BGP (the provincial uplink)
+
+
+def _prefix(text: str) -> str:
+    """'a.b.c.d/n', 'a.b.c.d n' or 'a.b.c.d mask' -> canonical CIDR."""
+    parts = text.replace("/", " ").split()
+    return str(netaddr.IPNetwork(f"{parts[0]}/{parts[1]}").cidr)
+
+
+def prefix_lists(platform: str, text: str) -> dict[str, list[tuple[str, str]]]:
+    """Prefix list name -> its (action, prefix) entries in order; 'le 32' / 'less-equal 32' entries
+    are written as (action, 'any')."""
+    keyword = {"huawei-vrp": "ip ip-prefix", "h3c-comware": "ip prefix-list"}.get(platform, "ip prefix-list")
+    out: dict[str, list[tuple[int, str, str]]] = {}
+    for line in text.splitlines():
+        if not line.startswith(keyword + " "):
+            continue
+        words = line[len(keyword):].split()
+        name, _seq_word, seq, action, rest = words[0], words[1], int(words[2]), words[3], words[4:]
+        wide = any(w in ("le", "less-equal") for w in rest)
+        out.setdefault(name, []).append((seq, action, "any" if wide else _prefix(" ".join(rest[:2]))))
+    return {name: [(a, p) for _, a, p in sorted(entries)] for name, entries in out.items()}
+
+
+def bgp_session(platform: str, text: str) -> dict:
+    """Local AS, router id, originated networks and per neighbor address: remote AS and the
+    prefix lists in and out, parsed from the config text."""
+    cfg = blocks(text)
+    if platform in ("frr", "cisco-ios"):
+        header = next(h for h in cfg if h.startswith("router bgp "))
+        body, asn = cfg[header], int(header.split()[2])
+        rid = value(body, "bgp router-id")
+        remote = {w[1]: int(w[3]) for w in (line.split() for line in body) if w[2:3] == ["remote-as"]}
+        lists = {(w[1], w[4]): w[3] for w in (line.split() for line in body) if w[2:3] == ["prefix-list"]}
+        networks = [_prefix(line.split(None, 1)[1].replace(" mask ", " ")) for line in body
+                    if line.startswith("network ")]
+        directions = {"in": "in", "out": "out"}
+    else:
+        header = next(h for h in cfg if re.fullmatch(r"bgp \d+", h))
+        body, asn = cfg[header], int(header.split()[1])
+        rid = value(body, "router-id")
+        remote = {w[1]: int(w[3]) for w in (line.split() for line in body) if w[2:3] == ["as-number"]}
+        kw = "ip-prefix" if platform == "huawei-vrp" else "prefix-list"
+        lists = {(w[1], w[4]): w[3] for w in (line.split() for line in body) if w[2:3] == [kw]}
+        networks = [_prefix(line.split(None, 1)[1]) for line in body if line.startswith("network ")]
+        directions = {"import": "in", "export": "out"}
+    plists = prefix_lists(platform, text)
+    neighbors = {}
+    for addr, ras in remote.items():
+        filt = {directions[d]: plists[name] for (a, d), name in lists.items() if a == addr}
+        neighbors[addr] = {"remote_as": ras, **filt}
+    return {"asn": asn, "router_id": rid, "networks": networks, "neighbors": neighbors}
+
+
+def permitted(entries: list[tuple[str, str]]) -> set[str]:
+    """What a prefix list lets through, checked to deny the default route first and everything
+    unlisted last."""
+    assert entries[0] == ("deny", "0.0.0.0/0"), f"the default route is not denied first: {entries}"
+    assert entries[-1] == ("deny", "any"), f"the list does not end denying everything: {entries}"
+    return {p for a, p in entries if a == "permit"}
+
+
+@pytest.mark.parametrize(("stack", "link"), link_cases(ospf=False))
+def test_provincial_uplink_runs_no_ospf(compiled, stack, link):
+    for h, p, i, f in ends(compiled, stack, link):
+        assert not interface_has_ospf(p, config_of(h, p, f), i), f"{h} {i} speaks OSPF to the province"
+
+
+@pytest.mark.parametrize(("stack", "link"), link_cases(ospf=False))
+def test_ebgp_ends_agree(compiled, stack, link):
+    """Each end's neighbor is the other's link address, its remote AS the other's local AS (and
+    not its own), and what one end exports is what the other imports."""
+    (ha, pa, ia, fa), (hb, pb, ib, fb) = ends(compiled, stack, link)
+    a, b = bgp_session(pa, config_of(ha, pa, fa)), bgp_session(pb, config_of(hb, pb, fb))
+    addr_a = str(netaddr.IPNetwork(interface_address(pa, config_of(ha, pa, fa), ia)).ip)
+    addr_b = str(netaddr.IPNetwork(interface_address(pb, config_of(hb, pb, fb), ib)).ip)
+    na, nb = a["neighbors"][addr_b], b["neighbors"][addr_a]
+    assert na["remote_as"] == b["asn"] and nb["remote_as"] == a["asn"]
+    assert a["asn"] != b["asn"]
+    assert permitted(na["out"]) == permitted(nb["in"]) and permitted(na["out"])
+    assert permitted(nb["out"]) == permitted(na["in"]) and permitted(nb["out"])
+    assert not permitted(na["out"]) & permitted(na["in"])
+    # each end originates exactly what it exports
+    assert set(a["networks"]) == permitted(na["out"]) and set(b["networks"]) == permitted(nb["out"])
+
+
+@pytest.mark.parametrize(("stack", "link"), link_cases(ospf=False))
+def test_city_announces_only_its_extranet(compiled, stack, link):
+    c, _files = compiled(stack)
+    plan = c.vs.stack.address_plan
+    for h, p, _i, f in ends(compiled, stack, link):
+        session = bgp_session(p, config_of(h, p, f))
+        if c.design.hosts[h].site_kind == "province":
+            assert all(permitted(n["in"]) == {plan.extranet} for n in session["neighbors"].values())
+        else:
+            assert all(permitted(n["out"]) == {plan.extranet} for n in session["neighbors"].values())
+
+
+def test_bgp_parser_reads_each_platform():
+    frr = ("ip prefix-list X seq 5 deny 0.0.0.0/0\nip prefix-list X seq 10 permit 10.0.0.0/8\n"
+           "ip prefix-list X seq 10000 deny 0.0.0.0/0 le 32\n"
+           "router bgp 65001\n bgp router-id 1.1.1.1\n neighbor 2.2.2.2 remote-as 65000\n"
+           " address-family ipv4 unicast\n  network 10.0.0.0/8\n"
+           "  neighbor 2.2.2.2 prefix-list X in\n exit-address-family\n")
+    got = bgp_session("frr", frr)
+    assert got["asn"] == 65001 and got["networks"] == ["10.0.0.0/8"]
+    assert got["neighbors"]["2.2.2.2"] == {"remote_as": 65000, "in": [
+        ("deny", "0.0.0.0/0"), ("permit", "10.0.0.0/8"), ("deny", "any")]}
+    vrp = ("ip ip-prefix X index 10 permit 10.0.0.0 8\nbgp 65001\n router-id 1.1.1.1\n"
+           " peer 2.2.2.2 as-number 65000\n ipv4-family unicast\n  network 10.0.0.0 255.0.0.0\n"
+           "  peer 2.2.2.2 ip-prefix X export\n")
+    got = bgp_session("huawei-vrp", vrp)
+    assert got["networks"] == ["10.0.0.0/8"]
+    assert got["neighbors"]["2.2.2.2"] == {"remote_as": 65000, "out": [("permit", "10.0.0.0/8")]}
+
+
+#: BFD as each platform writes it; the configs carry none yet
+BFD = re.compile(r"^\s*(?:bfd\b|ip ospf bfd|ospf bfd|neighbor \S+ fall-over bfd|peer \S+ bfd)", re.MULTILINE)
 
 
 @pytest.mark.parametrize("stack", list(STACKS))
-def test_no_bgp_or_bfd_without_agreement_checks(compiled, stack):
-    """The link checks above cover addresses, OSPF, VRF and VPN suites. A config that starts to
-    carry BGP or BFD fails here until checks of both ends' ASNs, neighbor addresses and BFD
-    timers are added beside them."""
+def test_no_bfd_without_agreement_checks(compiled, stack):
+    """The link checks above cover addresses, OSPF, BGP, VRF and VPN suites. A config that starts
+    to carry BFD fails here until checks of both ends' BFD timers are added beside them."""
     _, files = compiled(stack)
-    found = {path: m.group(0).strip() for path, text in files.items() if (m := BGP_OR_BFD.search(text))}
-    assert not found, f"BGP/BFD without agreement checks: {found}"
+    found = {path: m.group(0).strip() for path, text in files.items() if (m := BFD.search(text))}
+    assert not found, f"BFD without agreement checks: {found}"

@@ -21,6 +21,8 @@ from govnet import model as m
 from govnet.addressing import Plan, address, canonical, from_int, network_first, parse_cidr, to_int
 from govnet.facts import (
     BackupFacts,
+    Bgp,
+    BgpNeighbor,
     CityFacts,
     Database,
     DnsFacts,
@@ -32,11 +34,13 @@ from govnet.facts import (
     MonitoringFacts,
     Ospf,
     Route,
+    Rule,
     ServiceEntry,
     Tunnel,
 )
 from govnet.perf import no_gc
 from govnet.rules import ValidStack, host_name
+from govnet.rules.resolver import province_links
 
 #: Interface names per platform: (link/LAN port pattern, first port number, management port,
 #: loopback, tunnel pattern). Linux names stay within the kernel's 15 characters.
@@ -60,6 +64,10 @@ PORTS: dict[m.Platform, dict] = {
 
 #: Administrative distance of the backup static default towards the data center.
 FLOATING_DEFAULT_DISTANCE = 250
+#: Administrative distance of the discard route that holds a BGP-originated prefix in the RIB:
+#: any real route to the same prefix wins; the more specific routes inside it always do.
+DISCARD_DISTANCE = 254
+BGP_PORT = 179
 
 
 class DesignError(ValueError):
@@ -282,8 +290,10 @@ def _tunnel(vs: ValidStack, plan: Plan, d: Draft, link: m.Link, side: str) -> In
 
 def build_links(vs: ValidStack, plan: Plan, d: Draft) -> None:
     """Both ends of every link, in file order: a /31 port per cable, a tunnel per VPN link, each
-    speaking OSPF point-to-point in the link's area."""
+    speaking OSPF point-to-point in the link's area, except the provincial uplink (eBGP, no OSPF:
+    see :func:`build_bgp`)."""
     next_port: dict[str, int] = {}
+    ebgp = {lk.id for lk in province_links(vs)}
     for link in vs.stack.links:
         for side, key, peer in (("a", link.a, link.b), ("b", link.b, link.a)):
             if not _routes(vs, key):
@@ -300,6 +310,9 @@ def build_links(vs: ValidStack, plan: Plan, d: Draft) -> None:
                                   peer_address=theirs, medium=link.medium.value, link=link.id,
                                   bandwidth_mbps=link.bandwidth_mbps,
                                   description=f"{link.medium.value} to {host_name(peer)}")
+            if link.id in ebgp:
+                h.interfaces.append(iface)
+                continue
             iface.ospf = InterfaceOspf(area=vs.link_area[link.id], passive=False,
                                        cost=link.cost or vs.device_settings[key]["ospf_cost"],
                                        network_type="point-to-point")
@@ -337,6 +350,31 @@ def build_ospf(vs: ValidStack, _plan: Plan, d: Draft) -> None:
                       default_originate=bool(h.internet and h.internet.mode == "egress"))
 
 
+def build_bgp(vs: ValidStack, _plan: Plan, d: Draft) -> None:
+    """The provincial uplink: eBGP between the link addresses, no OSPF on it. The city's end
+    announces only the extranet supernet and accepts only the province's declared prefixes; the
+    province's end mirrors it. Each end originates its prefixes from a discard route (the RIB must
+    hold what BGP announces); the prefix lists deny 0.0.0.0/0 both ways."""
+    city_asn, extranet = vs.stack.city.asn, str(vs.stack.address_plan.extranet)
+    for link in province_links(vs):
+        for key, peer in ((link.a, link.b), (link.b, link.a)):
+            site = vs.sites[vs.site_of[key]]
+            province = site if site.kind == m.SiteKind.province else vs.sites[vs.site_of[peer]]
+            mine = province.bgp.prefixes if site is province else [extranet]
+            theirs = [extranet] if site is province else province.bgp.prefixes
+            h, peer_name = d.hosts[host_name(key)], host_name(peer)
+            iface = next(i for i in h.interfaces if i.link == link.id)
+            if h.bgp is None:
+                h.bgp = Bgp(asn=province.bgp.asn if site is province else city_asn,
+                            router_id=h.router_id, networks=list(mine), neighbors=[])
+            h.bgp.neighbors.append(BgpNeighbor(
+                address=iface.peer_address, peer=peer_name, interface=iface.name, link=link.id,
+                remote_as=city_asn if site is province else province.bgp.asn,
+                description=f"eBGP to {peer_name}",
+                import_list=f"FROM-{peer_name.upper()}", imports=list(theirs),
+                export_list=f"TO-{peer_name.upper()}", exports=list(mine)))
+
+
 def check_routes(_vs: ValidStack, _plan: Plan, d: Draft) -> None:
     """Every route sits on an interface of its host whose network holds its next hop."""
     for h in d.hosts.values():
@@ -351,9 +389,12 @@ def check_routes(_vs: ValidStack, _plan: Plan, d: Draft) -> None:
 
 
 def build_primary_addresses(_vs: ValidStack, _plan: Plan, d: Draft) -> None:
-    """Where each host is scraped and named: a router's loopback, else its zone address."""
+    """Where each host is scraped and named: a router's loopback, else its zone address. The
+    province's router is not the city's: its loopback is not routed in the city (the uplink
+    carries the declared prefixes only), so the city neither scrapes it nor names it there."""
     for h in d.hosts.values():
-        h.primary_address = monitoring.primary_address(h)
+        h.primary_address = None if h.site_kind == m.SiteKind.province.value else \
+            monitoring.primary_address(h)
 
 
 def build_listen(_vs: ValidStack, _plan: Plan, d: Draft) -> None:
@@ -380,7 +421,11 @@ def build_backup(_vs: ValidStack, _plan: Plan, d: Draft) -> None:
 def build_firewall(vs: ValidStack, _plan: Plan, d: Draft) -> None:
     """Each host's zone policy (reads the monitoring and backup facts)."""
     for name, fw in policy.build(vs, d.hosts, d.city, d.services, d.monitoring, d.backup).items():
-        d.hosts[name].firewall = fw
+        h = d.hosts[name]
+        if fw is not None and h.bgp is not None:  # the eBGP sessions of the provincial uplink
+            fw.accept.append(Rule(service="bgp", proto="tcp", port=BGP_PORT,
+                                  sources=[f"{n.address}/32" for n in h.bgp.neighbors]))
+        h.firewall = fw
 
 
 def build_names(vs: ValidStack, _plan: Plan, d: Draft) -> None:
@@ -394,7 +439,7 @@ Builder = Callable[[ValidStack, Plan, Draft], None]
 BUILDERS: tuple[Builder, ...] = (
     build_city, build_services, build_applications, build_databases,
     build_hosts, build_internet, build_server_lans, build_router_lans, build_links,
-    build_floating_defaults, build_ospf, check_routes,
+    build_floating_defaults, build_ospf, build_bgp, check_routes,
     build_primary_addresses, build_listen, build_monitoring, build_backup, build_firewall, build_names,
 )
 

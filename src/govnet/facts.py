@@ -220,6 +220,31 @@ class Ospf(Facts):
     default_originate: bool
 
 
+class BgpNeighbor(Facts):
+    """An eBGP session on a link: the far end's link address and AS, and the prefix lists that
+    filter it both ways (each list denies 0.0.0.0/0, permits exactly its prefixes, denies the rest)."""
+
+    address: str  # the peer's link address
+    remote_as: int
+    peer: str  # host name
+    interface: str
+    link: str
+    description: str
+    import_list: str  # prefix list name: what is accepted from the peer
+    imports: list[str]
+    export_list: str  # prefix list name: what is announced to the peer
+    exports: list[str]
+
+
+class Bgp(Facts):
+    """The BGP process: the provincial uplink (eBGP) only; OSPF stays inside the city."""
+
+    asn: int
+    router_id: str
+    networks: list[str]  # originated prefixes, each held in the RIB by a static discard route
+    neighbors: list[BgpNeighbor]
+
+
 class Rule(Facts):
     service: str
     proto: str
@@ -281,6 +306,7 @@ class HostFacts(Facts):
     loopback: str | None = None  # routers and firewalls
     router_id: str | None = None
     ospf: Ospf | None = None
+    bgp: Bgp | None = None  # the ends of the provincial uplink
     primary_address: str | None = None  # where the host is scraped and named
     firewall: Firewall | None = None  # Linux hosts of the city
     listen: dict[str, str] = {}  # service (and node-exporter) -> the address it listens on here

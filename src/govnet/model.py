@@ -49,6 +49,16 @@ def _area(value: str | int) -> str:
         raise ValueError("area") from None
 
 
+#: the private AS number ranges (RFC 6996): 16-bit and 32-bit
+PRIVATE_ASNS = ((64512, 65534), (4200000000, 4294967294))
+
+
+def _private_asn(value: int) -> int:
+    if isinstance(value, bool) or not any(lo <= value <= hi for lo, hi in PRIVATE_ASNS):
+        raise ValueError("asn")
+    return value
+
+
 def _domain(value: str) -> str:
     if not DOMAIN_RE.match(value):
         raise ValueError("domain")
@@ -63,6 +73,9 @@ Network = Annotated[str, AfterValidator(_network), Field(
 OspfArea = Annotated[str | int, AfterValidator(_area), Field(
     description="OSPF area, dotted (0.0.0.1) or a number (1)")]
 Domain = Annotated[str, AfterValidator(_domain), Field(description="DNS domain, e.g. example.gov.cn")]
+PrivateAsn = Annotated[int, AfterValidator(_private_asn), Field(
+    description="private BGP AS number (RFC 6996): 64512-65534 or 4200000000-4294967294",
+    json_schema_extra={"anyOf": [{"minimum": lo, "maximum": hi} for lo, hi in PRIVATE_ASNS]})]
 PrefixLength = Annotated[int, Field(ge=8, le=30, description="prefix length of a site subnet")]
 
 
@@ -188,6 +201,9 @@ class City(Strict):
                                      "e.g. 示例市")
     domain: Domain
     timezone: str = Field("Asia/Shanghai", pattern=r"^[A-Za-z_]+(/[A-Za-z_+-]+)*$")
+    asn: PrivateAsn | None = Field(None, description="the city's private BGP AS number: the "
+                                   "provincial uplink is eBGP (needed when a link reaches a site "
+                                   "of kind province)")
 
 
 class AddressPlan(Strict):
@@ -237,6 +253,15 @@ class Device(Settings):
     _path: tuple = PrivateAttr(default=())
 
 
+class ProvinceBgp(Strict):
+    """The provincial platform's side of the eBGP uplink: its AS and what the city accepts."""
+
+    asn: PrivateAsn = Field(description="the province's private BGP AS number (not the city's)")
+    prefixes: list[Network] = Field(min_length=1, description="the prefixes the province "
+                                    "announces (the city accepts these and nothing else; never "
+                                    "a default route, never the city's own address plan)")
+
+
 class Site(SiteSettings):
     name: Slug
     kind: SiteKind
@@ -244,6 +269,8 @@ class Site(SiteSettings):
     parent: Slug | None = Field(None, description="the site above this one in the tree "
                                 "(counties: the data center; units: a county or the data center)")
     devices: list[Device] = Field(default_factory=list)
+    bgp: ProvinceBgp | None = Field(None, description="province sites: the eBGP uplink's far "
+                                    "side (its AS number and declared prefixes)")
 
     _path: tuple = PrivateAttr(default=())
 

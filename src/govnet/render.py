@@ -24,7 +24,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 
 from govnet import output
 from govnet.addressing import address
-from govnet.design import Design
+from govnet.design import DISCARD_DISTANCE, Design
 from govnet.perf import no_gc
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
@@ -153,6 +153,7 @@ def render(design: Design, *, management_supernet: str | None = None,
         "management_supernet": management_supernet or _management_supernet(design),
         "tz": timezone(design.city.timezone),
         "ipsec": IPSEC,
+        "discard_distance": DISCARD_DISTANCE,
     }
     files: dict[str, str] = {}
     for name, facts in design.hosts.items():

@@ -38,6 +38,8 @@ _VALUE_ERRORS = {
                 "write it as ADDRESS/LENGTH, e.g. 198.18.0.0/18"),
     "area": ("bad-ospf-area", "{value!r} is not an OSPF area",
              "write the area dotted (0.0.0.1) or as a number (1)"),
+    "asn": ("bad-asn", "{value!r} is not a private AS number",
+            "use one of the private ranges (RFC 6996): 64512-65534 or 4200000000-4294967294"),
     "domain": ("bad-domain", "{value!r} is not a DNS domain",
                "use lowercase labels separated by dots, e.g. example.gov.cn"),
 }

@@ -13,10 +13,19 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import netaddr
+
 from govnet import model as m
 from govnet import standard
 from govnet.diagnostics import Report, closest
-from govnet.rules.resolver import ALLOWED_PARENTS, ROUTING_ROLES, Resolved, host_name, is_linux_link
+from govnet.rules.resolver import (
+    ALLOWED_PARENTS,
+    ROUTING_ROLES,
+    Resolved,
+    host_name,
+    is_linux_link,
+    province_links,
+)
 
 #: a portal application's URL path: /name/ or /a/b/
 _APP_PATH = re.compile(r"/(?:[A-Za-z0-9._~-]+/)+")
@@ -416,6 +425,63 @@ def check_reachability(r: Resolved, report: Report) -> None:
                      if parent else "add a link from one of its routers towards the data center")
 
 
+def check_bgp(r: Resolved, report: Report) -> None:
+    """The provincial uplink is eBGP: only a province site declares a BGP side; a link to the
+    province needs the city's AS and the province's, two different ones; the province's declared
+    prefixes stay out of the city's own address plan (and are never a default route)."""
+    for site in r.sites.values():
+        if site.bgp is not None and site.kind != m.SiteKind.province:
+            report.error((*site._path, "bgp"), "bgp-not-province",
+                         f"{site.kind.value} site {site.name!r} declares a BGP side",
+                         "only the province speaks BGP with the city: remove 'bgp:' (the city's "
+                         "own sites route with OSPF)", key=True)
+    links = province_links(r)
+    if links and r.stack.city.asn is None:
+        report.error(("city",), "missing-asn",
+                     f"link {links[0].id!r} reaches the province, but the city has no AS number",
+                     "add 'asn: <private AS>' to city (64512-65534 or 4200000000-4294967294); "
+                     "the provincial uplink is eBGP")
+    seen: set[str] = set()
+    for link in links:
+        name = next(r.site_of[e] for e in (link.a, link.b)
+                    if r.sites[r.site_of[e]].kind == m.SiteKind.province)
+        site = r.sites[name]
+        if name in seen:
+            continue
+        seen.add(name)
+        if site.bgp is None:
+            report.error(site._path, "missing-asn",
+                         f"link {link.id!r} reaches province site {name!r}, which has no 'bgp:'",
+                         "add 'bgp: {asn: <the province's private AS>, prefixes: [<what it "
+                         "announces>]}' to the site")
+            continue
+        if site.bgp.asn == r.stack.city.asn:
+            report.error((*site._path, "bgp", "asn"), "same-asn",
+                         f"the province and the city share AS {site.bgp.asn}: the uplink would be "
+                         "iBGP", "give the province its own AS number (and the city another)")
+        _check_province_prefixes(r, report, site)
+
+
+def _check_province_prefixes(r: Resolved, report: Report, site: m.Site) -> None:
+    plan = r.stack.address_plan
+    planes = {name: netaddr.IPNetwork(getattr(plan, name)) for name in m.AddressPlan.model_fields}
+    for i, prefix in enumerate(site.bgp.prefixes):
+        net = netaddr.IPNetwork(prefix)
+        where = (*site._path, "bgp", "prefixes", i)
+        if net.prefixlen == 0:
+            report.error(where, "province-prefix-overlap",
+                         f"the province would announce the default route {prefix}",
+                         "the city accepts no default route from the province: list its own "
+                         "networks only")
+            continue
+        hit = next((name for name, p in planes.items() if net in p or p in net), None)
+        if hit:
+            report.error(where, "province-prefix-overlap",
+                         f"province prefix {prefix} overlaps the city's {hit} plane "
+                         f"{planes[hit]}", "list only the province's own networks: the city "
+                         "never accepts its own addresses from outside")
+
+
 # ----------------------------------------------------------------------------------- the phases
 
 
@@ -433,7 +499,7 @@ PHASES: tuple[Phase, ...] = (
     Phase("devices", (check_platforms, check_servers, check_network_devices,
                       check_internet_attachments)),
     Phase("network", (check_gateways, check_egress, check_portal_applications, check_link_ends,
-                      check_tunnels, check_reachability)),
+                      check_tunnels, check_reachability, check_bgp)),
 )
 
 

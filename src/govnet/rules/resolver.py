@@ -117,6 +117,15 @@ def is_linux_link(r: Resolved, link: m.Link) -> bool:
     return all(r.device_settings[e]["platform"] in standard.LINUX_PLATFORMS for e in (link.a, link.b))
 
 
+def province_links(r: Resolved) -> list[m.Link]:
+    """The links between the city and the province (one end in a site of kind province): the
+    provincial uplink, eBGP instead of OSPF."""
+    def province(end: str) -> bool:
+        return end in r.site_of and r.sites[r.site_of[end]].kind == m.SiteKind.province
+
+    return [lk for lk in r.stack.links if province(lk.a) != province(lk.b)]
+
+
 def resolve_stack(stack: m.Stack) -> Resolved:
     """Work out what ``stack`` implies, in the order each part needs the ones before it."""
     r = Resolved(stack=stack, zones=declared_zones(stack))
