@@ -69,6 +69,9 @@ FLOATING_DEFAULT_DISTANCE = 250
 DISCARD_DISTANCE = 254
 BGP_PORT = 179
 
+#: sites whose hosts are not the city's own (the lab's stand-ins for the Internet and the province)
+NOT_THE_CITYS = (m.SiteKind.internet, m.SiteKind.province)
+
 
 class DesignError(ValueError):
     """The facts contradict themselves (a bug in a builder, not a fault of the stack)."""
@@ -192,8 +195,10 @@ def build_hosts(vs: ValidStack, plan: Plan, d: Draft) -> None:
             interfaces=[], static_routes=[], tunnels=[],
             services=[s.value for s in dev.services], zone=dev.zone,
             security=settings["security"], snmp=settings["snmp"],
-            # hosts on the Internet are not the city's: they use none of its services
-            clients={k: [] for k in clients} if site.kind == m.SiteKind.internet else clients,
+            # hosts on the Internet and the province's platform are not the city's: they use none
+            # of its services (the province keeps its own time and log servers; the eBGP uplink
+            # gives it no route to the city's intranet, where those live)
+            clients={k: [] for k in clients} if site.kind in NOT_THE_CITYS else clients,
             internet=None, listen={}, backup_paths=[])
 
 
