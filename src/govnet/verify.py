@@ -12,9 +12,12 @@ host through one SSH connection per host (a shared ControlPath), opened once for
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -65,8 +68,9 @@ def workers() -> int:
 def run(project: Project, platform: str, *, limit: str | None = None, keyword: str | None = None,
         say: Say = print) -> Verified:
     result = Verified()
-    control = project.state / "ssh"
-    control.mkdir(parents=True, exist_ok=True)
+    # the SSH master sockets: a short private folder of this run (a socket's path must stay under
+    # 108 bytes, which a state folder deep in a temporary tree would not), removed afterwards
+    control = Path(tempfile.mkdtemp(prefix="gv-ssh-"))
     env = {"GOVNET_VERIFY_STACK": str(project.stack_file.resolve()),
            "GOVNET_VERIFY_KEY": str(project.ssh_key()),
            "GOVNET_VERIFY_PLATFORM": platform,
@@ -95,6 +99,7 @@ def run(project: Project, platform: str, *, limit: str | None = None, keyword: s
             else:
                 os.environ[k] = v
         _close_connections(control)
+        shutil.rmtree(control, ignore_errors=True)
     # a phase that selects nothing (a limit, -k) is not a failure; the caller judges an empty run
     bad = [c for c in codes if c not in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED)]
     result.exit_code = bad[0] if bad else (
