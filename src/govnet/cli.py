@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import io
 import json
 import os
@@ -287,14 +288,30 @@ def _deploy_request(args):
                           configs=getattr(args, "configs", None))
 
 
+def _vault_checked(command):
+    """``command`` (deploy, drift) with one answer to a vault that cannot be read — encrypted and
+    no password, a wrong password, not a ``govnet_vault`` mapping: the reason and the fix on
+    stderr, exit 2 (invalid input), before any device is touched."""
+    @functools.wraps(command)
+    def run(args) -> int:
+        from govnet import deploy
+
+        try:
+            return command(args)
+        except deploy.SecretError as exc:
+            _say(f"govnet {args.command}: {exc}\n"
+                 "  the city's secrets are the ansible-vault file secrets/<city>.vault.yml (or "
+                 "--vault FILE) holding govnet_vault: {NAME: value}; its password comes from "
+                 "--vault-password-file or GOVNET_VAULT_PASSWORD_FILE")
+            return EXIT_INVALID
+    return run
+
+
+@_vault_checked
 def cmd_deploy(args) -> int:
     from govnet import deploy
 
-    try:
-        results = deploy.deploy_stack(args.stack, _deploy_request(args), say=_out)
-    except deploy.SecretError as exc:
-        _say(f"govnet deploy: {exc}")
-        return EXIT_INVALID
+    results = deploy.deploy_stack(args.stack, _deploy_request(args), say=_out)
     counts: dict[str, int] = {}
     for r in results:
         counts[r.status] = counts.get(r.status, 0) + 1
@@ -302,14 +319,11 @@ def cmd_deploy(args) -> int:
     return deploy.exit_code(results)
 
 
+@_vault_checked
 def cmd_drift(args) -> int:
-    from govnet import deploy, drift
+    from govnet import drift
 
-    try:
-        report = drift.run(args.stack, _deploy_request(args), say=_say)
-    except deploy.SecretError as exc:
-        _say(f"govnet drift: {exc}")
-        return EXIT_INVALID
+    report = drift.run(args.stack, _deploy_request(args), say=_say)
     if args.format == "json":
         print(report.to_json())
     else:
