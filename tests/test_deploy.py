@@ -53,7 +53,7 @@ def _address(host: str) -> str:
     from govnet.pipeline import LockMode, compile_stack
 
     design = compile_stack(ROOT / STACK, LockMode.READ).design
-    return design.hosts[host]["management"]["address"].split("/")[0]
+    return design.hosts[host].management.address.split("/")[0]
 
 
 def _running(env: dict, host: str) -> str:

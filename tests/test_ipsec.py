@@ -38,6 +38,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from govnet.facts import Tunnel
 from govnet.pipeline import compile_stack
 from govnet.render import render
 from lab_support import require_tools
@@ -90,7 +91,7 @@ def rendered(tmp_path_factory) -> dict[str, dict]:
     for stack in STACKS:
         data = yaml.safe_load((ROOT / "stacks" / f"{stack}.yaml").read_text(encoding="utf-8"))
         files: dict[str, str] = {}
-        tunnels: dict[str, list[dict]] = {}
+        tunnels: dict[str, list[Tunnel]] = {}
         pairs: list[tuple[str, str]] = []
         for form in (data, ipsec_form(yaml.safe_load(yaml.safe_dump(data)))):
             path = tmp_path_factory.mktemp(stack) / f"{stack}.yaml"
@@ -101,9 +102,9 @@ def rendered(tmp_path_factory) -> dict[str, dict]:
                 if name.endswith("/swanctl.conf"):
                     host = name.split("/", 1)[0]
                     files[host] = text
-                    tunnels[host] = [t for t in c.design.hosts[host]["tunnels"] if t["protocol"] == "ipsec"]
-            pairs += sorted({tuple(sorted((h, t["peer"]))) for h, ts in tunnels.items() for t in ts
-                             if t["peer"] in files})
+                    tunnels[host] = [t for t in c.design.hosts[host].tunnels if t.protocol == "ipsec"]
+            pairs += sorted({tuple(sorted((h, t.peer))) for h, ts in tunnels.items() for t in ts
+                             if t.peer in files})
         assert files, f"{stack}: no swanctl.conf rendered, not even in its IPsec form"
         out[stack] = {"files": files, "tunnels": tunnels, "pairs": pairs}
     return out
@@ -328,7 +329,7 @@ def test_every_rendered_swanctl_loads(rendered, netns, stack):
     psks: dict[str, str] = {}
     for host, text in rendered[stack]["files"].items():
         out = daemon.load(with_psks(text, psks))
-        names = sorted(t["interface"] for t in rendered[stack]["tunnels"][host])
+        names = sorted(t.interface for t in rendered[stack]["tunnels"][host])
         assert f"successfully loaded {len(names)} connections" in out, f"{host}:\n{out}"
         for name in names:
             assert f"loaded ike secret 'ike-{name}'" in out, f"{host}:\n{out}"
@@ -342,11 +343,11 @@ def test_rendered_pair_negotiates_ikev2(rendered, netns, stack):
     r = rendered[stack]
     assert r["pairs"], f"{stack}: no link with strongSwan on both ends"
     a_host, b_host = r["pairs"][0]
-    tunnel = {h: next(t for t in r["tunnels"][h] if t["peer"] == p) for h, p in
+    tunnel = {h: next(t for t in r["tunnels"][h] if t.peer == p) for h, p in
               ((a_host, b_host), (b_host, a_host))}
     mapping = public_mapping([r["files"][a_host], r["files"][b_host]])
     a, b = netns.add("a"), netns.add("b")
-    netns.veth(a, b, mapping[tunnel[a_host]["local_public"]], mapping[tunnel[b_host]["local_public"]],
+    netns.veth(a, b, mapping[tunnel[a_host].local_public], mapping[tunnel[b_host].local_public],
                OUTER.prefixlen)
     psks: dict[str, str] = {}
     daemons = {}
@@ -354,7 +355,7 @@ def test_rendered_pair_negotiates_ikev2(rendered, netns, stack):
         daemons[host] = netns.charon(ns)
         daemons[host].load(readdressed(with_psks(r["files"][host], psks), mapping))
     for host, daemon in daemons.items():
-        name = tunnel[host]["interface"]
+        name = tunnel[host].interface
         sas = daemon.wait_up(name)
         # userspace ESP, in UDP: kernel-libipsec, not the kernel (which has no ESP here)
         assert re.search(rf"^\s+{name}: #\d+, reqid \d+, INSTALLED, TUNNEL-in-UDP, ESP:AES_CBC-256/"
@@ -367,11 +368,11 @@ def test_traffic_through_kernel_libipsec_is_esp_in_udp_only(rendered, netns):
     """example-city's IPsec pair: pings cross ipsec0; the outer link carries UDP 500/4500 only."""
     r = rendered["example-city"]
     a_host, b_host = r["pairs"][0]
-    tunnel = {h: next(t for t in r["tunnels"][h] if t["peer"] == p) for h, p in
+    tunnel = {h: next(t for t in r["tunnels"][h] if t.peer == p) for h, p in
               ((a_host, b_host), (b_host, a_host))}
     mapping = public_mapping([r["files"][a_host], r["files"][b_host]])
     a, b = netns.add("a"), netns.add("b")
-    outer_a, outer_b = mapping[tunnel[a_host]["local_public"]], mapping[tunnel[b_host]["local_public"]]
+    outer_a, outer_b = mapping[tunnel[a_host].local_public], mapping[tunnel[b_host].local_public]
     veth_a, _ = netns.veth(a, b, outer_a, outer_b, OUTER.prefixlen)
     psks: dict[str, str] = {}
     daemons = {}
@@ -379,12 +380,12 @@ def test_traffic_through_kernel_libipsec_is_esp_in_udp_only(rendered, netns):
         daemons[host] = netns.charon(ns)
         daemons[host].load(readdressed(with_psks(r["files"][host], psks), mapping))
     for host, daemon in daemons.items():
-        daemon.wait_up(tunnel[host]["interface"])
+        daemon.wait_up(tunnel[host].interface)
     # the tunnel's inner /31 on the TUN device, as FRR puts the design's tunnel address there;
     # the rendered traffic selectors are 0.0.0.0/0 (route-based), so the route decides
     inner_a, inner_b = str(INNER[0]), str(INNER[1])
     for ns, address, host in ((a, inner_a, a_host), (b, inner_b, b_host)):
-        dev = tunnel[host]["interface"]
+        dev = tunnel[host].interface
         assert dev == "ipsec0", f"kernel-libipsec's TUN device is ipsec0; the design named it {dev}"
         run("ip", "-n", ns, "address", "add", f"{address}/{INNER.prefixlen}", "dev", dev)
     pcap = netns.dir / "outer.pcap"

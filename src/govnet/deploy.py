@@ -443,7 +443,7 @@ def plan(stack_file: str | Path, limit: str | None) -> Plan:
     compiled = compile_stack(stack_file, LockMode.READ)
     selection = job.select_hosts(compiled, limit)
     hosts = compiled.design.hosts
-    network = [h for h in selection.hosts if hosts[h]["role"] in NETWORK_ROLES]
+    network = [h for h in selection.hosts if hosts[h].role in NETWORK_ROLES]
     return Plan(paths.Project(Path(stack_file)), compiled, selection.hosts, network)
 
 
@@ -459,7 +459,7 @@ def render_configs(p: Plan, say: Say) -> None:
 
 
 def intended_file(p: Plan, host: str, configs: Path | None = None) -> Path:
-    platform = p.compiled.design.hosts[host]["platform"]
+    platform = p.compiled.design.hosts[host].platform
     folder = (configs or p.project.configs) / host
     if platform == "frr":
         return folder / "frr.conf"
@@ -480,19 +480,19 @@ def devices(p: Plan, platform: str, configs: Path | None = None) -> list[Device]
     out = []
     for name in p.network:
         host = p.compiled.design.hosts[name]
-        addr = host["management"]["address"].split("/")[0]
+        addr = host.management.address.split("/")[0]
         text = intended_file(p, name, configs).read_text(encoding="utf-8")
-        if host["platform"] == "frr":
+        if host.platform == "frr":
             transport = netdrivers.SshTransport(addr, ssh_args)
             out.append(Device(name, "frr", netdrivers.FrrDriver(transport), text))
         else:
-            cls = netdrivers.VENDOR_DRIVERS[host["platform"]]
+            cls = netdrivers.VENDOR_DRIVERS[host.platform]
             user = os.environ.get("GOVNET_DEVICE_USER", "govnet")
 
             def channel(a=addr, c=cls, u=user):
                 return netdrivers.SshChannel(a, u, ssh_args, c.dialect)
 
-            out.append(Device(name, host["platform"], _LazyCli(cls, channel), text))
+            out.append(Device(name, host.platform, _LazyCli(cls, channel), text))
     return out
 
 

@@ -29,11 +29,6 @@ class Facts(BaseModel):
         """Plain JSON-able data (templates, the inventory): the keys that apply, in field order."""
         return self.model_dump(exclude_unset=True)
 
-    def __getitem__(self, key: str) -> Any:
-        # Read-only key access for callers not yet moved to attributes (job.py's compliance run,
-        # tests/test_ipsec.py); new code reads attributes.
-        return getattr(self, key)
-
 
 # --- city-wide -----------------------------------------------------------------------------------
 

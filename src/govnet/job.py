@@ -297,7 +297,7 @@ def _deploy_phase(summary: Summary, stack_file, platform: str, limit: str | None
 
     with _phase(summary, "deploy", say):
         p = deploy.plan(stack_file, limit)
-        p.network = [h for h in p.network if p.compiled.design.hosts[h]["platform"] == "frr"]
+        p.network = [h for h in p.network if p.compiled.design.hosts[h].platform == "frr"]
         opts = deploy.Options(confirm_timeout=120, backups=deploy.Backups(p.project.stack_state / "backups"),
                               secrets=deploy.vault_settings(p, None, None))
         results = deploy.run(deploy.devices(p, platform), opts, say)
@@ -381,7 +381,7 @@ def compliance(stack_file: str | Path, *, platform: str = "lab", limit: str | No
     hosts = compiled.design.hosts
 
     def one(name: str):
-        addr = hosts[name]["management"]["address"].split("/")[0]
+        addr = hosts[name].management.address.split("/")[0]
         return dengbao.collect(name, addr, hosts[name], ssh_args)
 
     with ThreadPoolExecutor(max_workers=8) as pool:

@@ -19,11 +19,11 @@ def pytest_generate_tests(metafunc):
 
     params = {
         "host_name": lambda: [pytest.param(h, id=h) for h in selected()],
-        "router_name": lambda: [pytest.param(h, id=h) for h in selected() if "ospf" in facts(h)],
+        "router_name": lambda: [pytest.param(h, id=h) for h in selected() if facts(h).ospf is not None],
         "county_host": lambda: [pytest.param(h, id=h) for h in county_hosts()],
         "link": lambda: [pytest.param(x, id=x[0]) for x in links()],
         "tunnel_host": lambda: [pytest.param(h, id=h) for h in county_hosts()
-                                if facts(h)["tunnels"]],
+                                if facts(h).tunnels],
     }
     for name, make in params.items():
         if name in metafunc.fixturenames:

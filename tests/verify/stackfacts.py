@@ -9,6 +9,7 @@ import time
 from functools import cache
 
 from govnet.addressing import address
+from govnet.facts import BackupFacts, CityFacts, DnsFacts, HostFacts, Interface, MonitoringFacts, ServiceEntry
 
 STACK = os.environ.get("GOVNET_VERIFY_STACK")
 
@@ -29,44 +30,34 @@ def selected() -> tuple[str, ...]:
     return tuple(inventory.select(c.vs, c.design, os.environ.get("GOVNET_VERIFY_LIMIT")))
 
 
-def facts(name: str) -> dict:
-    """A host's facts as the inventory gives them to the roles (govnet.facts.HostFacts.dump)."""
-    return _dumps()["hosts"][name]
+def facts(name: str) -> HostFacts:
+    """A host's facts, as the inventory gives them to the roles (typed: read by attribute)."""
+    return compiled().design.hosts[name]
 
 
-def all_facts() -> dict[str, dict]:
-    return _dumps()["hosts"]
+def all_facts() -> dict[str, HostFacts]:
+    return compiled().design.hosts
 
 
-def services() -> dict[str, list[dict]]:
-    """Where each shared service listens: service -> [{host, address}]."""
-    return _dumps()["services"]
+def services() -> dict[str, list[ServiceEntry]]:
+    """Where each shared service listens: service -> [ServiceEntry(host, address)]."""
+    return compiled().design.services
 
 
-def city() -> dict:
-    return _dumps()["city"]
+def city() -> CityFacts:
+    return compiled().design.city
 
 
-def dns() -> dict:
-    return _dumps()["dns"]
+def dns() -> DnsFacts:
+    return compiled().design.dns
 
 
-def monitoring() -> dict:
-    return _dumps()["monitoring"]
+def monitoring() -> MonitoringFacts:
+    return compiled().design.monitoring
 
 
-def backup() -> dict:
-    return _dumps()["backup"]
-
-
-@cache
-def _dumps() -> dict:
-    """The design as plain data, as the checks compare it with what they read on the hosts."""
-    d = compiled().design
-    return {"hosts": {n: h.dump() for n, h in d.hosts.items()},
-            "services": {k: [x.dump() for x in v] for k, v in d.services.items()},
-            "city": d.city.dump(), "dns": d.dns.dump(), "monitoring": d.monitoring.dump(),
-            "backup": d.backup.dump()}
+def backup() -> BackupFacts:
+    return compiled().design.backup
 
 
 @cache
@@ -78,7 +69,7 @@ def connect(name: str):
     else:
         known = os.environ["GOVNET_VERIFY_KNOWN_HOSTS"]
         hostkeys = f"-o StrictHostKeyChecking=accept-new -o UserKnownHostsFile={known}"
-    addr = address(facts(name)["management"]["address"])
+    addr = address(facts(name).management.address)
     # one SSH connection per host for the whole run, shared by every check and every xdist worker
     # (testinfra asks for ControlMaster but gives no ControlPath, which means no multiplexing)
     return testinfra.get_host(f"ssh://root@{addr}", ssh_identity_file=os.environ["GOVNET_VERIFY_KEY"],
@@ -106,28 +97,28 @@ def eventually(check, timeout: float = 60.0, interval: float = 2.0):
 
 
 def county_hosts() -> list[str]:
-    return [h for h in selected() if facts(h)["site_kind"] in ("county", "unit")]
+    return [h for h in selected() if facts(h).site_kind in ("county", "unit")]
 
 
 def dc_servers() -> list[tuple[str, str]]:
     """(host, LAN address) of every server in the data center."""
     out = []
     for name, h in all_facts().items():
-        if h["site_kind"] == "datacenter" and h["role"] == "server":
-            lan = [i for i in h["interfaces"] if i["kind"] == "lan"]
+        if h.site_kind == "datacenter" and h.role == "server":
+            lan = [i for i in h.interfaces if i.kind == "lan"]
             if lan:
-                out.append((name, address(lan[0]["address"])))
+                out.append((name, address(lan[0].address)))
     return out
 
 
-def links() -> list[tuple[str, str, dict]]:
+def links() -> list[tuple[str, str, Interface]]:
     """(link id, host on side a, its interface facts) per routed link, each once."""
     seen, out = set(), []
     for name in selected():
-        for iface in facts(name)["interfaces"]:
-            if iface.get("link") and "ospf" in iface and iface["link"] not in seen:
-                seen.add(iface["link"])
-                out.append((iface["link"], name, iface))
+        for iface in facts(name).interfaces:
+            if iface.link and iface.ospf is not None and iface.link not in seen:
+                seen.add(iface.link)
+                out.append((iface.link, name, iface))
     return out
 
 
@@ -171,12 +162,12 @@ def answers_ping(name: str, address: str) -> bool:
 
 
 def internet_hosts() -> list[str]:
-    return [h for h in selected() if facts(h)["site_kind"] == "internet"]
+    return [h for h in selected() if facts(h).site_kind == "internet"]
 
 
 def egress_host() -> str | None:
     for name, h in all_facts().items():
-        if h.get("firewall") and h["firewall"].get("egress"):
+        if h.firewall is not None and h.firewall.egress is not None:
             return name
     return None
 
@@ -213,4 +204,4 @@ def http_get(name: str, address: str, port: int, server_name: str, path: str = "
 def county_router() -> str | None:
     """A county router of the selection: its own packets come from link addresses."""
     return next((h for h in selected()
-                 if facts(h)["site_kind"] == "county" and facts(h).get("ospf")), None)
+                 if facts(h).site_kind == "county" and facts(h).ospf is not None), None)

@@ -15,10 +15,10 @@ import netaddr
 import pytest
 from stackfacts import city, connect, eventually, facts, selected
 
-SPEAKERS = [h for h in selected() if facts(h).get("bgp")]
-SESSIONS = [(h, n) for h in SPEAKERS for n in facts(h)["bgp"]["neighbors"]]
-PROVINCE = [h for h in SPEAKERS if facts(h)["site_kind"] == "province"]
-CITY = [h for h in SPEAKERS if facts(h)["site_kind"] != "province"]
+SPEAKERS = [h for h in selected() if facts(h).bgp is not None]
+SESSIONS = [(h, n) for h in SPEAKERS for n in facts(h).bgp.neighbors]
+PROVINCE = [h for h in SPEAKERS if facts(h).site_kind == "province"]
+CITY = [h for h in SPEAKERS if facts(h).site_kind != "province"]
 
 pytestmark = pytest.mark.skipif(not SPEAKERS, reason="the stack has no provincial uplink (eBGP)")
 
@@ -40,30 +40,30 @@ def _bgp_prefixes(routes: dict[str, list[dict]]) -> set[str]:
 
 def _city_planes() -> dict[str, netaddr.IPNetwork]:
     """The city's own planes but the extranet (the one the province may learn)."""
-    nets = [netaddr.IPNetwork(n) for n in city()["networks"]]
+    nets = [netaddr.IPNetwork(n) for n in city().networks]
     names = ("intranet", "extranet", "management", "loopbacks", "links", "tunnels")
     return {name: net for name, net in zip(names, nets, strict=True) if name != "extranet"}
 
 
-@pytest.mark.parametrize(("host", "neighbor"), [pytest.param(h, n, id=f"{h}->{n['peer']}")
+@pytest.mark.parametrize(("host", "neighbor"), [pytest.param(h, n, id=f"{h}->{n.peer}")
                                                  for h, n in SESSIONS])
 def test_session_established(host, neighbor):
-    asn = facts(host)["bgp"]["asn"]
+    asn = facts(host).bgp.asn
 
     def established():
-        peers = _vtysh_json(host, f"show ip bgp neighbors {neighbor['address']} json")
-        peer = peers.get(neighbor["address"], {})
+        peers = _vtysh_json(host, f"show ip bgp neighbors {neighbor.address} json")
+        peer = peers.get(neighbor.address, {})
         state = peer.get("bgpState", "absent")
         assert state == "Established", (
-            f"{host}: the session to {neighbor['peer']} ({neighbor['address']}) is {state}")
-        assert peer.get("remoteAs") == neighbor["remote_as"], peer.get("remoteAs")
+            f"{host}: the session to {neighbor.peer} ({neighbor.address}) is {state}")
+        assert peer.get("remoteAs") == neighbor.remote_as, peer.get("remoteAs")
         assert peer.get("localAs") == asn, peer.get("localAs")
     eventually(established, timeout=90)
 
 
 @pytest.mark.parametrize("host", PROVINCE)
 def test_province_learns_the_extranet_aggregate_only(host):
-    accepted = {p for n in facts(host)["bgp"]["neighbors"] for p in n["imports"]}
+    accepted = {p for n in facts(host).bgp.neighbors for p in n.imports}
     planes = _city_planes()
 
     def learned():
@@ -85,7 +85,7 @@ def test_province_learns_the_extranet_aggregate_only(host):
 
 @pytest.mark.parametrize("host", CITY)
 def test_city_core_learns_the_province_prefixes_only(host):
-    accepted = {p for n in facts(host)["bgp"]["neighbors"] for p in n["imports"]}
+    accepted = {p for n in facts(host).bgp.neighbors for p in n.imports}
 
     def learned():
         routes = _selected_routes(host)

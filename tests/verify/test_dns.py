@@ -11,10 +11,10 @@ from stackfacts import connect, county_hosts, dns, facts, selected, services
 
 def _dns():
     d = dns()
-    servers = [s for s in services().get("dns", []) if s["host"] in selected()]
+    servers = [s for s in services().get("dns", []) if s.host in selected()]
     if not servers:
         pytest.skip("no DNS server in this selection")
-    return d, servers[0]["address"]
+    return d, servers[0].address
 
 
 def _answers(host: str, server: str, args: list[str]) -> dict[str, set[str]]:
@@ -31,10 +31,10 @@ def _answers(host: str, server: str, args: list[str]) -> dict[str, set[str]]:
 
 def test_every_name_resolves_forward(county_host):
     d, server = _dns()
-    zone = d["forward"]["zone"]
+    zone = d.forward.zone
     want: dict[str, set[str]] = {}
-    for r in d["forward"]["records"]:
-        want.setdefault(f"{r['name']}.{zone}", set()).add(r["value"])
+    for r in d.forward.records:
+        want.setdefault(f"{r.name}.{zone}", set()).add(r.value)
     args = [a for name in want for a in (name, "A")]
     got = _answers(county_host, server, args)
     wrong = {n: (v, got.get(n)) for n, v in want.items() if got.get(n) != v}
@@ -44,9 +44,9 @@ def test_every_name_resolves_forward(county_host):
 def test_every_city_address_resolves_reverse(county_host):
     d, server = _dns()
     want: dict[str, str] = {}
-    for zone, z in d["reverse"].items():
-        for r in z["records"]:
-            want[f"{r['name']}.{zone}"] = r["value"].rstrip(".")
+    for zone, z in d.reverse.items():
+        for r in z.records:
+            want[f"{r.name}.{zone}"] = r.value.rstrip(".")
     assert want
     got = _answers(county_host, server, [a for name in want for a in (name, "PTR")])
     wrong = {n: (v, got.get(n)) for n, v in want.items() if got.get(n) != {v}}
@@ -58,10 +58,10 @@ def test_the_resolver_is_the_city_dns(county_host):
     by its short name through the search domain."""
     d, _ = _dns()
     h = facts(county_host)
-    short = f"mgmt.{h['device']}.{h['site']}"
-    record = next(r for r in d["forward"]["records"] if r["name"] == short)
-    out = connect(county_host).check_output(f"getent hosts {record['name']}")
-    assert out.split()[0] == record["value"]
+    short = f"mgmt.{h.device}.{h.site}"
+    record = next(r for r in d.forward.records if r.name == short)
+    out = connect(county_host).check_output(f"getent hosts {record.name}")
+    assert out.split()[0] == record.value
 
 
 def test_dns_server_hides_its_version():

@@ -32,8 +32,8 @@ CLOSED_TO_INTERNET = (22, 53, 179, 514, 5432, 9090)
 
 def _server(service: str) -> tuple[str, str] | None:
     for s in services().get(service, []):
-        if s["host"] in selected():
-            return s["host"], s["address"]
+        if s.host in selected():
+            return s.host, s.address
     return None
 
 
@@ -41,18 +41,18 @@ def _zone_host(zone: str, service: str | None = None) -> str | None:
     """A server of the data center in ``zone`` (not hosting ``service``)."""
     for name in selected():
         h = facts(name)
-        if h["role"] == "server" and h["zone"] == zone and h["site_kind"] == "datacenter" \
-                and (service is None or service not in h["services"]):
+        if h.role == "server" and h.zone == zone and h.site_kind == "datacenter" \
+                and (service is None or service not in h.services):
             return name
     return None
 
 
 def _wan_address(name: str) -> str:
-    return address(facts(name)["internet"]["address"])
+    return address(facts(name).internet.address)
 
 
 def test_default_deny_inbound(host_name):
-    if not facts(host_name).get("firewall"):
+    if facts(host_name).firewall is None:
         pytest.skip("not a city host: no zone policy")
     chain = json.loads(connect(host_name).check_output("nft -j list chain inet govnet input"))
     policy = [x["chain"]["policy"] for x in chain["nftables"] if "chain" in x]
@@ -124,7 +124,7 @@ def routed_to_the_city(citizen):
     host, egress = citizen
     plan = compiled().vs.stack.address_plan
     nets = [str(plan.intranet), str(plan.extranet)]
-    wan = facts(host)["internet"]["interface"]
+    wan = facts(host).internet.interface
     for net in nets:
         connect(host).check_output(f"ip route replace {net} via {_wan_address(egress)} dev {wan}")
     try:
@@ -136,8 +136,8 @@ def routed_to_the_city(citizen):
 
 @pytest.mark.serial
 def test_no_intranet_address_answers_the_internet(routed_to_the_city):
-    targets = [(n, address(i["address"])) for n in selected() for i in facts(n)["interfaces"]
-               if i.get("zone") == "intranet" and facts(n)["site_kind"] == "datacenter"]
+    targets = [(n, address(i.address)) for n in selected() for i in facts(n).interfaces
+               if i.zone == "intranet" and facts(n).site_kind == "datacenter"]
     assert targets
     seen = sweep(routed_to_the_city, [a for _, a in targets], 22)
     answered = [f"{n} {a}" for n, a in targets if seen[a]["ping"] or seen[a]["tcp"] != "silent"]
@@ -149,7 +149,7 @@ def test_intranet_never_reaches_the_internet(citizen):
     intranet = _zone_host("intranet")
     if not intranet:
         pytest.skip("no intranet server in this selection")
-    assert not answers_ping(intranet, address(facts(host)["internet"]["address"]))
+    assert not answers_ping(intranet, address(facts(host).internet.address))
 
 
 def test_extranet_reaches_the_internet_translated(citizen):
@@ -157,4 +157,4 @@ def test_extranet_reaches_the_internet_translated(citizen):
     extranet = _zone_host("extranet")
     if not extranet:
         pytest.skip("no extranet server in this selection")
-    assert answers_ping(extranet, address(facts(host)["internet"]["address"]))
+    assert answers_ping(extranet, address(facts(host).internet.address))

@@ -19,7 +19,7 @@ def _months_back(day: dt.date, months: int) -> dt.date:
 
 @pytest.fixture
 def log_host():
-    hosts = [s["host"] for s in services().get("syslog", []) if s["host"] in selected()]
+    hosts = [s.host for s in services().get("syslog", []) if s.host in selected()]
     if not hosts:
         pytest.skip("no log host in this selection")
     host = connect(hosts[0])

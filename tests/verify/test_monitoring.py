@@ -12,18 +12,20 @@ import urllib.parse
 import pytest
 from stackfacts import connect, eventually, facts, monitoring, selected, services, tcp_probe
 
+from govnet.facts import MonitoringFacts
+
 LAB = os.environ.get("GOVNET_VERIFY_PLATFORM", "lab") == "lab"
 
 
-def _watch() -> dict:
+def _watch() -> MonitoringFacts:
     return monitoring()
 
 
 def _server() -> tuple[str, str]:
     servers = services().get("monitoring", [])
-    if not servers or servers[0]["host"] not in selected():
+    if not servers or servers[0].host not in selected():
         pytest.skip("no monitoring server in this selection")
-    return servers[0]["host"], servers[0]["address"]
+    return servers[0].host, servers[0].address
 
 
 def _api(path: str) -> dict:
@@ -53,27 +55,27 @@ def _values(expr: str, label: str) -> dict[str, float]:
 def test_node_exporter_listens_on_the_scrape_address_only(host_name):
     listening = {line.split()[3] for line in
                  connect(host_name).check_output("ss -Hltn 'sport = :9100'").splitlines()}
-    target = [t["address"] for t in _watch()["targets"] if t["host"] == host_name]
+    target = [t.address for t in _watch().targets if t.host == host_name]
     assert listening == {f"{a}:9100" for a in target}, listening
 
 
 def test_only_the_monitoring_server_may_scrape():
     host, _ = _server()
-    others = [t for t in _watch()["targets"] if t["host"] in selected() and t["host"] != host]
+    others = [t for t in _watch().targets if t.host in selected() and t.host != host]
     if len(others) < 2:
         pytest.skip("fewer than two other scraped hosts in this selection")
-    assert tcp_probe(host, others[0]["address"], 9100) == "open"
+    assert tcp_probe(host, others[0].address, 9100) == "open"
     # another host (a server if there is one: its packets come from its zone address)
-    prober = next((t["host"] for t in others if facts(t["host"])["role"] == "server"),
-                  others[0]["host"])
-    victim = next(t for t in others if t["host"] != prober)
-    assert tcp_probe(prober, victim["address"], 9100) == "silent"
+    prober = next((t.host for t in others if facts(t.host).role == "server"),
+                  others[0].host)
+    victim = next(t for t in others if t.host != prober)
+    assert tcp_probe(prober, victim.address, 9100) == "silent"
 
 
 def test_prometheus_is_closed_to_the_data_planes():
     """Operators reach it from the management network; no county or server host may."""
     host, address = _server()
-    others = [t["host"] for t in _watch()["targets"] if t["host"] in selected() and t["host"] != host]
+    others = [t.host for t in _watch().targets if t.host in selected() and t.host != host]
     if not others:
         pytest.skip("no other host in this selection")
     assert tcp_probe(others[-1], address, 9090) == "silent"
@@ -81,7 +83,7 @@ def test_prometheus_is_closed_to_the_data_planes():
 
 def test_every_target_is_up():
     _server()
-    want = {t["host"] for t in _watch()["targets"]}
+    want = {t.host for t in _watch().targets}
 
     def check():
         up = _values('up{job="node"}', "host")
@@ -92,14 +94,14 @@ def test_every_target_is_up():
 
 def test_every_county_link_and_the_portal_probe_up():
     _server()
-    want = {x["link"] for x in _watch()["links"]}
+    want = {x.link for x in _watch().links}
 
     def check():
         links = _values('probe_success{job="links"}', "link")
         assert set(links) == want
         assert {k for k, v in links.items() if v != 1} == set()
         portal = _values('probe_success{job="portal"}', "instance")
-        assert portal == dict.fromkeys(_watch()["portal"], 1.0)
+        assert portal == dict.fromkeys(_watch().portal, 1.0)
     eventually(check, timeout=90)
 
 
@@ -112,32 +114,32 @@ def test_the_alert_rules_are_loaded():
 @pytest.mark.skipif(not LAB, reason="cuts a link: only in the lab, never on production hosts")
 def test_a_county_link_cut_shows_as_down():
     _server()
-    links = [x for x in _watch()["links"] if x["medium"] != "vpn" and x["host"] in selected()]
+    links = [x for x in _watch().links if x.medium != "vpn" and x.host in selected()]
     if not links:
         pytest.skip("no wired county link in this selection")
     # a link whose far end has no other link: cutting it isolates one router, nothing behind it
     def wired(host):
-        return [i for i in facts(host)["interfaces"] if i["kind"] in ("link", "tunnel")]
-    cut = next((x for x in links if len(wired(x["host"])) == 1), None)
+        return [i for i in facts(host).interfaces if i.kind in ("link", "tunnel")]
+    cut = next((x for x in links if len(wired(x.host)) == 1), None)
     if cut is None:
         pytest.skip("every county link has more of the city behind it")
-    others = {x["link"] for x in _watch()["links"]} - {cut["link"]}
-    router = connect(cut["host"])
+    others = {x.link for x in _watch().links} - {cut.link}
+    router = connect(cut.host)
 
-    router.check_output(f"ip link set dev {cut['interface']} down")
+    router.check_output(f"ip link set dev {cut.interface} down")
     try:
         def down():
             links_now = _values('probe_success{job="links"}', "link")
-            assert links_now[cut["link"]] == 0
+            assert links_now[cut.link] == 0
             assert all(links_now[o] == 1 for o in others), links_now
             alerts = _query(f'ALERTS{{alertname="GovnetLinkDown",alertstate="firing",'
-                            f'link="{cut["link"]}"}}')
+                            f'link="{cut.link}"}}')
             assert alerts, "GovnetLinkDown not firing"
         eventually(down, timeout=90)
     finally:
-        router.check_output(f"ip link set dev {cut['interface']} up")
+        router.check_output(f"ip link set dev {cut.interface} up")
 
     def back():
-        assert _values('probe_success{job="links"}', "link")[cut["link"]] == 1
-        assert _values('up{job="node"}', "host")[cut["host"]] == 1
+        assert _values('probe_success{job="links"}', "link")[cut.link] == 1
+        assert _values('up{job="node"}', "host")[cut.host] == 1
     eventually(back, timeout=150)

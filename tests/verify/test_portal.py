@@ -25,7 +25,7 @@ def _portal():
     portals = services().get("portal", [])
     if not portals:
         pytest.skip("the stack has no portal")
-    return portals[0]["host"], city()["portal_server_name"]
+    return portals[0].host, city().portal_server_name
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ def from_internet():
     citizen = internet_hosts()[0]
     ca = connect(host).file("/etc/nginx/tls/city-ca.crt").content_string
     connect(citizen).check_output(f"cat > {CA_ON_CLIENT} <<'EOF'\n{ca}EOF")
-    return citizen, address(facts(egress)["internet"]["address"]), name
+    return citizen, address(facts(egress).internet.address), name
 
 
 def test_http_redirects_to_https(from_internet):
@@ -53,7 +53,7 @@ def test_https_with_the_city_ca(from_internet):
     r = http_get(citizen, address, 443, name, "/", cafile=CA_ON_CLIENT)
     assert r["status"] == 200
     assert r["tls"] in ("TLSv1.2", "TLSv1.3")
-    assert "示例市" in r["body"] or city()["display_name"] in r["body"]
+    assert "示例市" in r["body"] or city().display_name in r["body"]
 
 
 @pytest.mark.parametrize("header", ["strict-transport-security", "x-content-type-options",
