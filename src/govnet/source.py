@@ -59,8 +59,15 @@ class Source:
         return Diagnostic(self.file, line, col, code, message, hint)
 
 
-def _fail(file: str, code: str, message: str, hint: str = "", line: int = 0, col: int = 0):
-    raise StackError([Diagnostic(file, line, col, code, message, hint)])
+def _fail(file: str, code: str, message: str, hint: str = "",
+          at: tuple[int, int] = (0, 0)) -> typing.NoReturn:
+    """Stop with one diagnostic; ``at`` is its line and column (1-based; 0, 0: the whole file)."""
+    raise StackError([Diagnostic(file, *at, code, message, hint)])
+
+
+def _mark(node) -> tuple[int, int]:
+    """A YAML node's line and column, 1-based."""
+    return node.start_mark.line + 1, node.start_mark.column + 1
 
 
 def read_stack_text(path: str | os.PathLike) -> tuple[str, str]:
@@ -90,14 +97,14 @@ def read_stack_text(path: str | os.PathLike) -> tuple[str, str]:
     if b"\x00" in raw:
         line = raw[: raw.index(b"\x00")].count(b"\n") + 1
         _fail(name, "not-text", "the file contains NUL bytes: it is binary, not YAML",
-              "give the YAML stack file, not a binary or compressed file", line, 1)
+              "give the YAML stack file, not a binary or compressed file", (line, 1))
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
         _fail(name, "not-utf8", f"byte 0x{raw[exc.start]:02x} is not valid UTF-8",
-              "save the file as UTF-8 (Chinese display names are fine in UTF-8)", line, col)
+              "save the file as UTF-8 (Chinese display names are fine in UTF-8)", (line, col))
     return name, text
 
 
@@ -116,12 +123,12 @@ def _check_nesting(file: str, text: str) -> None:
             line = text.count("\n", 0, i) + 1
             col = i - (text.rfind("\n", 0, i) + 1) + 1
             _fail(file, "too-deep", f"brackets nest more than {MAX_DEPTH} levels deep",
-                  "a stack needs only a few levels; check for unbalanced brackets", line, col)
+                  "a stack needs only a few levels; check for unbalanced brackets", (line, col))
     for match in _BLOCK_PREFIX.finditer(text):
         if len(match.group(1)) > MAX_INDENT:
             line = text.count("\n", 0, match.start()) + 1
             _fail(file, "too-deep", f"a line is indented or nested more than {MAX_INDENT} columns deep",
-                  "a stack needs only a few levels of indentation; flatten the structure", line, 1)
+                  "a stack needs only a few levels of indentation; flatten the structure", (line, 1))
 
 
 class _Builder:
@@ -142,66 +149,75 @@ class _Builder:
         self.visited = 0
         self.ctor = yaml.constructor.SafeConstructor()
 
-    def _pos(self, node) -> tuple[int, int]:
-        return node.start_mark.line + 1, node.start_mark.column + 1
-
     def _err(self, node, code, message, hint=""):
-        line, col = self._pos(node)
-        self.errors.append(Diagnostic(self.src.file, line, col, code, message, hint))
+        self.errors.append(Diagnostic(self.src.file, *_mark(node), code, message, hint))
 
     def build(self, node, path: Path_, depth: int = 0):
+        """Plain data for ``node`` (at ``path``), its position recorded; problems go to ``errors``."""
         self.visited += 1
         if self.visited > MAX_NODES:
             raise _TooBigError(node)
         if depth > MAX_DEPTH:
             raise _TooDeepError(node)
-        self.src.values[path] = self._pos(node)
+        self.src.values[path] = _mark(node)
         if isinstance(node, yaml.ScalarNode):
-            kind = self._SCALARS.get(node.tag)
-            if kind is None:
-                self._err(node, "unsupported-tag", f"YAML tag {node.tag!r} is not allowed in a stack",
-                          "remove the tag; stacks hold plain strings, numbers, lists and mappings")
-                return None
-            if kind == "str":
-                return node.value
-            if kind == "null":
-                return None
-            method = {"int": self.ctor.construct_yaml_int, "float": self.ctor.construct_yaml_float,
-                      "bool": self.ctor.construct_yaml_bool}[kind]
-            try:
-                return method(node)
-            except (ValueError, OverflowError):
-                return node.value
+            return self._scalar(node)
         if isinstance(node, yaml.SequenceNode):
-            if node.tag not in ("tag:yaml.org,2002:seq",):
-                self._err(node, "unsupported-tag", f"YAML tag {node.tag!r} is not allowed in a stack",
-                          "remove the tag")
-            return [self.build(child, (*path, i), depth + 1) for i, child in enumerate(node.value)]
+            return self._sequence(node, path, depth)
         if isinstance(node, yaml.MappingNode):
-            if node.tag not in ("tag:yaml.org,2002:map",):
-                self._err(node, "unsupported-tag", f"YAML tag {node.tag!r} is not allowed in a stack",
-                          "remove the tag")
-            out: dict = {}
-            for key_node, value_node in node.value:
-                if key_node.tag == "tag:yaml.org,2002:merge":
-                    self._err(key_node, "merge-key", "YAML merge keys ('<<') are not supported",
-                              "use the stack's defaults / kinds sections to share settings")
-                    continue
-                if not isinstance(key_node, yaml.ScalarNode):
-                    self._err(key_node, "bad-key", "a mapping key must be a plain string",
-                              "write keys as simple words, e.g. 'name:'")
-                    continue
-                key = key_node.value
-                if key in out:
-                    first = self.src.keys.get((*path, key), (0, 0))
-                    self._err(key_node, "duplicate-key",
-                              f"key {key!r} appears twice in this mapping (first on line {first[0]})",
-                              "remove one of them; YAML would silently keep only the last")
-                    continue
-                self.src.keys[(*path, key)] = self._pos(key_node)
-                out[key] = self.build(value_node, (*path, key), depth + 1)
-            return out
+            return self._mapping(node, path, depth)
         raise TypeError(f"unexpected YAML node {node!r}")  # pragma: no cover
+
+    def _scalar(self, node):
+        kind = self._SCALARS.get(node.tag)
+        if kind == "str":
+            return node.value
+        if kind == "null":
+            return None
+        if kind is None:
+            self._err(node, "unsupported-tag", f"YAML tag {node.tag!r} is not allowed in a stack",
+                      "remove the tag; stacks hold plain strings, numbers, lists and mappings")
+            return None
+        try:
+            return getattr(self.ctor, f"construct_yaml_{kind}")(node)  # int, float, bool
+        except (ValueError, OverflowError):
+            return node.value
+
+    def _sequence(self, node, path: Path_, depth: int) -> list:
+        if node.tag != "tag:yaml.org,2002:seq":
+            self._err(node, "unsupported-tag", f"YAML tag {node.tag!r} is not allowed in a stack",
+                      "remove the tag")
+        return [self.build(child, (*path, i), depth + 1) for i, child in enumerate(node.value)]
+
+    def _mapping(self, node, path: Path_, depth: int) -> dict:
+        if node.tag != "tag:yaml.org,2002:map":
+            self._err(node, "unsupported-tag", f"YAML tag {node.tag!r} is not allowed in a stack",
+                      "remove the tag")
+        out: dict = {}
+        for key_node, value_node in node.value:
+            key = self._key(key_node, path, out)
+            if key is not None:
+                self.src.keys[(*path, key)] = _mark(key_node)
+                out[key] = self.build(value_node, (*path, key), depth + 1)
+        return out
+
+    def _key(self, node, path: Path_, seen: dict) -> str | None:
+        """The key a mapping entry stands under, or None (reported) when the entry is dropped."""
+        if node.tag == "tag:yaml.org,2002:merge":
+            self._err(node, "merge-key", "YAML merge keys ('<<') are not supported",
+                      "use the stack's defaults / kinds sections to share settings")
+            return None
+        if not isinstance(node, yaml.ScalarNode):
+            self._err(node, "bad-key", "a mapping key must be a plain string",
+                      "write keys as simple words, e.g. 'name:'")
+            return None
+        if node.value in seen:
+            first = self.src.keys.get((*path, node.value), (0, 0))
+            self._err(node, "duplicate-key",
+                      f"key {node.value!r} appears twice in this mapping (first on line {first[0]})",
+                      "remove one of them; YAML would silently keep only the last")
+            return None
+        return node.value
 
 
 class _TooBigError(Exception):
@@ -232,7 +248,7 @@ def parse_stack_text(name: str, text: str) -> Source:
         problem = exc.problem or "invalid YAML"
         context = f" ({exc.context})" if exc.context else ""
         _fail(name, "yaml-syntax", f"YAML syntax error: {problem}{context}",
-              "fix the YAML at this position (check indentation, colons and quotes)", line, col)
+              "fix the YAML at this position (check indentation, colons and quotes)", (line, col))
     except yaml.YAMLError as exc:
         _fail(name, "yaml-syntax", f"YAML error: {exc}", "fix the YAML syntax")
     except RecursionError:
@@ -244,13 +260,12 @@ def parse_stack_text(name: str, text: str) -> Source:
     if len(documents) > 1:
         second = documents[1]
         _fail(name, "multiple-documents", "the file holds more than one YAML document ('---')",
-              "keep one stack per file", second.start_mark.line + 1, 1)
+              "keep one stack per file", (second.start_mark.line + 1, 1))
     root = documents[0]
     src = Source(file=name, data={})
     if not isinstance(root, yaml.MappingNode):
         _fail(name, "not-a-mapping", "the top level of a stack must be a mapping of keys",
-              "start the file with 'city:', 'address_plan:' and 'sites:'",
-              root.start_mark.line + 1, root.start_mark.column + 1)
+              "start the file with 'city:', 'address_plan:' and 'sites:'", _mark(root))
     builder = _Builder(src)
     try:
         data = builder.build(root, ())
@@ -258,11 +273,10 @@ def parse_stack_text(name: str, text: str) -> Source:
         _fail(name, "alias-bomb",
               f"expanding YAML aliases gives more than {MAX_NODES:,} values",
               "remove the recursive or repeated aliases ('*name'); use defaults / kinds to share "
-              "settings", exc.node.start_mark.line + 1, exc.node.start_mark.column + 1)
+              "settings", _mark(exc.node))
     except _TooDeepError as exc:
         _fail(name, "too-deep", f"the YAML nests more than {MAX_DEPTH} levels deep",
-              "a stack needs only a few levels; flatten the structure",
-              exc.node.start_mark.line + 1, exc.node.start_mark.column + 1)
+              "a stack needs only a few levels; flatten the structure", _mark(exc.node))
     if builder.errors:
         raise StackError(builder.errors)
     src.data = data
