@@ -100,7 +100,7 @@ class Host(ComponentResource):
 class Link(ComponentResource):
     """A link between two devices: a cable in the lab, or a VPN tunnel with its keys."""
 
-    def __init__(self, city: City, link_id: str, a: Host, b: Host, cable: LabCable | None,
+    def __init__(self, city: City, link_id: str, ends: tuple[Host, Host], cable: LabCable | None,
                  tunnel: bool):
         super().__init__(LINK_TYPE, link_id, None, ResourceOptions(parent=city))
         self.keys = None
@@ -108,7 +108,7 @@ class Link(ComponentResource):
             p.LabCable(link_id, {"lab": city.stack, "link": link_id,
                                  "a_host": cable.a[0], "a_iface": cable.a[1],
                                  "b_host": cable.b[0], "b_iface": cable.b[1]},
-                       ResourceOptions(parent=self, depends_on=[a.machine, b.machine]))
+                       ResourceOptions(parent=self, depends_on=[end.machine for end in ends]))
         if tunnel:
             self.keys = p.WireGuardKeys(keys_name(link_id), {"link": link_id},
                                         ResourceOptions(parent=self,

@@ -49,7 +49,7 @@ def define(compiled: Compiled, platform: str, lab: LabSettings | None) -> dict:
     cables = {cable.link: cable for cable in topo.cables}
     keys = {}
     for link_id, a, b, tunnel in links(design):
-        link = Link(city, link_id, hosts[a], hosts[b], cables.get(link_id), tunnel)
+        link = Link(city, link_id, (hosts[a], hosts[b]), cables.get(link_id), tunnel)
         if link.keys is not None:
             keys[link_id] = link.keys.keys
     return {"platform": platform,
