@@ -210,6 +210,19 @@ def provision(compiled: Compiled, platform: str, say: Say, *, preview: bool = Fa
 LAB_TIMINGS = {"monitoring__scrape_interval": "5s", "monitoring__alert_for": "5s"}
 
 
+@dataclass
+class _Run:
+    """What the phases of one :func:`up` share: the stack, its options and the summary they fill."""
+
+    stack_file: str | Path
+    project: paths.Project
+    platform: str
+    check: bool
+    say: Say
+    summary: Summary
+    limit: str | None = None  # as the validate phase resolved it
+
+
 def up(stack_file: str | Path, *, platform: str = "lab", limit: str | None = None,
        verify_after: bool = True, check: bool = False, configure_after: bool = True,
        say: Say = print) -> Summary:
@@ -218,35 +231,12 @@ def up(stack_file: str | Path, *, platform: str = "lab", limit: str | None = Non
 
     With ``check``, nothing changes: provisioning is previewed, and when every host already
     exists Ansible runs in check and diff mode to show what it would change."""
-    from govnet import configure, verify
-    from govnet.provision import engine
-
     summary = Summary(Path(stack_file).stem, platform, check=check)
-    project = paths.Project(Path(stack_file))
+    run = _Run(stack_file, paths.Project(Path(stack_file)), platform, check, say, summary)
     try:
-        with _phase(summary, "validate", say):
-            compiled = compile_stack(stack_file, LockMode.READ)
-            say(f"  {len(compiled.design.hosts)} hosts, {len(compiled.vs.sites)} sites, "
-                f"{len(compiled.vs.stack.links)} links: valid")
-            selection = select_hosts(compiled, limit)
-            limit = summary.limit = selection.limit
-            summary.hosts = len(selection.hosts)
-            if limit:
-                say(f"  --limit {limit}: {summary.hosts} host(s): {', '.join(selection.hosts)}")
-        only = set(selection.hosts) if limit else None  # None: every host, as before
-        with _phase(summary, "render", say):
-            from govnet import render
-
-            configs = project.configs
-            files = render.render(compiled.design,
-                                  management_supernet=compiled.vs.stack.address_plan.management,
-                                  hosts=only)
-            render.write(files, configs, hosts=only)
-            say(f"  {len(files)} device configuration(s) in {configs}")
-        with _phase(summary, "provision", say):
-            changes, outputs = provision(compiled, platform, say, preview=check, hosts=only)
-            summary.provisioned = engine.summary(changes)
-            say(f"  {summary.provisioned}")
+        compiled, only = _validate_phase(run, limit)
+        _render_phase(run, compiled, only)
+        changes, outputs = _provision_phase(run, compiled, only)
         if not configure_after:
             summary.ok = True
             return summary
@@ -255,56 +245,109 @@ def up(stack_file: str | Path, *, platform: str = "lab", limit: str | None = Non
                 "existing hosts (run 'govnet up' first)")
             summary.ok = True
             return summary
-        with _phase(summary, "configure", say):
-            conv = configure.run(project, platform, secrets=outputs, limit=limit, say=say,
-                                 check=check, diff=check,
-                                 extravars={**paths.ansible_vars(project),
-                                            **(LAB_TIMINGS if platform == "lab" else {})})
-            summary.changed = conv.changed
-            for host in sorted(conv.stats):
-                st = conv.stats[host]
-                say(f"  {host:<20} ok={st['ok']:<3} changed={st['changed']:<3} "
-                    f"failed={st['failed']} unreachable={st['unreachable']}")
-            summary.configured_hosts = sorted(conv.stats)
-            summary.changed_hosts = sorted(h for h, s in conv.stats.items() if s["changed"])
-            summary.failed_hosts = sorted(h for h, s in conv.stats.items()
-                                          if s["failed"] or s["unreachable"])
-            if not conv.ok:
-                raise JobError("configuration failed:\n  " + "\n  ".join(conv.failures[:20]))
+        _configure_phase(run, outputs)
         if not check:
-            _deploy_phase(summary, stack_file, platform, limit, say)
+            _deploy_phase(run)
         if verify_after and not check:
-            with _phase(summary, "verify", say):
-                ver = verify.run(project, platform, limit=limit, say=say)
-                summary.tests_passed, summary.tests_failed = ver.passed, len(ver.failed)
-                problem = verify_problem(ver, limit)
-                if problem:
-                    raise JobError(problem)
+            _verify_phase(run)
         summary.ok = True
     finally:
         for line in summary.lines():
             say(line)
-        _record(project, summary)
+        _record(run.project, summary)
     return summary
 
 
-def _deploy_phase(summary: Summary, stack_file, platform: str, limit: str | None, say: Say) -> None:
+def _validate_phase(run: _Run, limit: str | None) -> tuple[Compiled, set[str] | None]:
+    """Compile the stack and resolve ``limit``: the design, and the selected hosts (None: every
+    host, as without a limit)."""
+    with _phase(run.summary, "validate", run.say):
+        compiled = compile_stack(run.stack_file, LockMode.READ)
+        run.say(f"  {len(compiled.design.hosts)} hosts, {len(compiled.vs.sites)} sites, "
+                f"{len(compiled.vs.stack.links)} links: valid")
+        selection = select_hosts(compiled, limit)
+        run.limit = run.summary.limit = selection.limit
+        run.summary.hosts = len(selection.hosts)
+        if run.limit:
+            run.say(f"  --limit {run.limit}: {run.summary.hosts} host(s): {', '.join(selection.hosts)}")
+    return compiled, set(selection.hosts) if run.limit else None
+
+
+def _render_phase(run: _Run, compiled: Compiled, only: set[str] | None) -> None:
+    """Write the device configurations (of the selected hosts) under the project's configs."""
+    from govnet import render
+
+    with _phase(run.summary, "render", run.say):
+        configs = run.project.configs
+        files = render.render(compiled.design,
+                              management_supernet=compiled.vs.stack.address_plan.management,
+                              hosts=only)
+        render.write(files, configs, hosts=only)
+        run.say(f"  {len(files)} device configuration(s) in {configs}")
+
+
+def _provision_phase(run: _Run, compiled: Compiled, only: set[str] | None):
+    """Pulumi up (preview in check mode); return the resource changes and the stack outputs."""
+    from govnet.provision import engine
+
+    with _phase(run.summary, "provision", run.say):
+        changes, outputs = provision(compiled, run.platform, run.say, preview=run.check, hosts=only)
+        run.summary.provisioned = engine.summary(changes)
+        run.say(f"  {run.summary.provisioned}")
+    return changes, outputs
+
+
+def _configure_phase(run: _Run, outputs: dict) -> None:
+    """Run the playbook (in check and diff mode with ``check``) and put its recap in the summary."""
+    from govnet import configure
+
+    summary, say = run.summary, run.say
+    with _phase(summary, "configure", say):
+        conv = configure.run(run.project, run.platform, secrets=outputs, limit=run.limit, say=say,
+                             check=run.check, diff=run.check,
+                             extravars={**paths.ansible_vars(run.project),
+                                        **(LAB_TIMINGS if run.platform == "lab" else {})})
+        summary.changed = conv.changed
+        for host in sorted(conv.stats):
+            st = conv.stats[host]
+            say(f"  {host:<20} ok={st['ok']:<3} changed={st['changed']:<3} "
+                f"failed={st['failed']} unreachable={st['unreachable']}")
+        summary.configured_hosts = sorted(conv.stats)
+        summary.changed_hosts = sorted(h for h, s in conv.stats.items() if s["changed"])
+        summary.failed_hosts = sorted(h for h, s in conv.stats.items()
+                                      if s["failed"] or s["unreachable"])
+        if not conv.ok:
+            raise JobError("configuration failed:\n  " + "\n  ".join(conv.failures[:20]))
+
+
+def _deploy_phase(run: _Run) -> None:
     """Bring the FRR devices' running configuration in line with the rendered one (``govnet
     deploy``'s pipeline: backup, diff, replace with a revert timer, confirm): the router role
     only reloads FRR when /etc/frr/frr.conf changes, so a change made by hand in vtysh stays
     until this phase. Vendor devices are left to ``govnet deploy``."""
     from govnet import deploy
 
-    with _phase(summary, "deploy", say):
-        p = deploy.plan(stack_file, limit)
+    with _phase(run.summary, "deploy", run.say):
+        p = deploy.plan(run.stack_file, run.limit)
         p.network = [h for h in p.network if p.compiled.design.hosts[h].platform == "frr"]
         opts = deploy.Options(confirm_timeout=120, backups=deploy.Backups(p.project.stack_state / "backups"),
                               secrets=deploy.vault_settings(p, None, None))
-        results = deploy.run(deploy.devices(p, platform), opts, say)
+        results = deploy.run(deploy.devices(p, run.platform), opts, run.say)
         failed = [r.host for r in results if not r.ok]
         if failed:
             raise JobError(f"deploy failed on {', '.join(failed)}")
 
+
+def _verify_phase(run: _Run) -> None:
+    """The testinfra suite on the (selected) hosts; its counts go to the summary."""
+    from govnet import verify
+
+    with _phase(run.summary, "verify", run.say):
+        ver = verify.run(run.project, run.platform, limit=run.limit, say=run.say)
+        run.summary.tests_passed, run.summary.tests_failed = ver.passed, len(ver.failed)
+        problem = verify_problem(ver, run.limit)
+        if problem:
+            raise JobError(problem)
 
 def run_verify(stack_file: str | Path, *, platform: str = "lab", limit: str | None = None,
                say: Say = print) -> Summary:
