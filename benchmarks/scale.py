@@ -152,11 +152,40 @@ def _address_plan(sites: list[GenSite], n_links: int, n_tunnels: int) -> dict[st
     return plan
 
 
+@dataclass
+class _City:
+    """The generated city as it grows: its sites, its links (flow mappings, already YAML) and how
+    many devices it has. Every random choice comes from ``rng``, in a fixed order."""
+
+    rng: random.Random
+    sites: list[GenSite] = field(default_factory=list)
+    links: list[str] = field(default_factory=list)
+    count: int = 0
+
+    def add(self, site: GenSite) -> None:
+        self.sites.append(site)
+        self.count += len(site.devices)
+
+
 def generate(n_devices: int, seed: int = 2026) -> tuple[str, dict]:
     """YAML text of a stack with ``n_devices`` devices (exactly), and a summary of its shape."""
-    rng = random.Random(seed + n_devices)
-    sites: list[GenSite] = []
-    links: list[str] = []
+    city = _City(random.Random(seed + n_devices))
+    _add_data_center(city)
+    n_counties = max(3, round(math.sqrt(n_devices) / 3))
+    counties = [_add_county(city, c) for c in range(1, n_counties + 1)]
+    if city.count > n_devices:
+        raise SystemExit(f"scale.py: {n_devices} devices are too few; the skeleton alone has {city.count}")
+    _add_units(city, counties, n_devices)
+    n_tunnels = sum(1 for ln in city.links if "medium: vpn" in ln)
+    plan = _address_plan(city.sites, len(city.links) - n_tunnels, n_tunnels)
+    summary = {"devices": city.count, "sites": len(city.sites), "counties": n_counties,
+               "links": len(city.links), "vpn_links": n_tunnels,
+               "max_depth": max(s.depth for s in city.sites)}
+    return _stack_yaml(n_devices, city, plan), summary
+
+
+def _add_data_center(city: _City) -> None:
+    """The data center (core routers, egress firewall, the city's servers) and the province."""
     dc = GenSite("dc", "datacenter", "市电子政务网络中心机房")
     dc.devices = [
         "{name: core1, role: router, display_name: 核心路由器1, gateway_for: [intranet]}",
@@ -168,79 +197,86 @@ def generate(n_devices: int, seed: int = 2026) -> tuple[str, dict]:
     ]
     province = GenSite("province", "province", "省电子政务外网省级平台",
                        devices=["{name: pe1, role: router, display_name: 省平台接入路由器}"])
-    sites += [dc, province]
-    links += ["{a: dc.core1, b: dc.core2, medium: fiber, bandwidth_mbps: 40000}",
-              "{a: dc.core1, b: dc.fw1, medium: fiber, bandwidth_mbps: 10000}",
-              "{a: dc.core2, b: dc.fw1, medium: fiber, bandwidth_mbps: 10000}",
-              "{a: province.pe1, b: dc.core1, medium: leased, bandwidth_mbps: 155}",
-              "{a: province.pe1, b: dc.core2, medium: leased, bandwidth_mbps: 155, cost: 100}"]
-    count = len(dc.devices) + len(province.devices)
+    city.add(dc)
+    city.add(province)
+    city.links += ["{a: dc.core1, b: dc.core2, medium: fiber, bandwidth_mbps: 40000}",
+                   "{a: dc.core1, b: dc.fw1, medium: fiber, bandwidth_mbps: 10000}",
+                   "{a: dc.core2, b: dc.fw1, medium: fiber, bandwidth_mbps: 10000}",
+                   "{a: province.pe1, b: dc.core1, medium: leased, bandwidth_mbps: 155}",
+                   "{a: province.pe1, b: dc.core2, medium: leased, bandwidth_mbps: 155, cost: 100}"]
 
-    n_counties = max(3, round(math.sqrt(n_devices) / 3))
-    counties: list[GenSite] = []
-    for c in range(1, n_counties + 1):
-        county = GenSite(f"county{c:02d}", "county", f"第{c}县区", area=c,
-                         platform=rng.choice(PLATFORMS))
-        county.devices = [_router(rng)]
-        if rng.random() < 0.25:
-            county.devices += _servers(rng, county)
-        core = "core1" if c % 2 else "core2"
-        medium = rng.choice(("fiber", "fiber", "leased", "broadband"))
-        links.append(f"{{a: dc.{core}, b: {county.name}.gw1, medium: {medium}, bandwidth_mbps: 1000}}")
-        if rng.random() < 0.3:  # dual-homed: a leased backup to the other core
-            other = "core2" if core == "core1" else "core1"
-            links.append(f"{{a: dc.{other}, b: {county.name}.gw1, medium: leased, cost: 100, "
-                         f"bandwidth_mbps: 100}}")
-        counties.append(county)
-        sites.append(county)
-        count += len(county.devices)
-    if count > n_devices:
-        raise SystemExit(f"scale.py: {n_devices} devices are too few; the skeleton alone has {count}")
 
-    # units, round-robin over the counties, each below its county or a unit of it (depth <= 3)
+def _add_county(city: _City, c: int) -> GenSite:
+    """County ``c``: its router (sometimes servers) and its uplink to a core, sometimes both."""
+    rng = city.rng
+    county = GenSite(f"county{c:02d}", "county", f"第{c}县区", area=c, platform=rng.choice(PLATFORMS))
+    county.devices = [_router(rng)]
+    if rng.random() < 0.25:
+        county.devices += _servers(rng, county)
+    core = "core1" if c % 2 else "core2"
+    medium = rng.choice(("fiber", "fiber", "leased", "broadband"))
+    city.links.append(f"{{a: dc.{core}, b: {county.name}.gw1, medium: {medium}, bandwidth_mbps: 1000}}")
+    if rng.random() < 0.3:  # dual-homed: a leased backup to the other core
+        other = "core2" if core == "core1" else "core1"
+        city.links.append(f"{{a: dc.{other}, b: {county.name}.gw1, medium: leased, cost: 100, "
+                          f"bandwidth_mbps: 100}}")
+    city.add(county)
+    return county
+
+
+def _add_units(city: _City, counties: list[GenSite], n_devices: int) -> None:
+    """Units until the city has ``n_devices`` devices, round-robin over the counties, each below
+    its county or a unit of it (depth <= 3), a few of them joined by VPN."""
+    rng = city.rng
     units_of: dict[str, list[GenSite]] = {c.name: [] for c in counties}
     vpn_budget = min(MAX_VPN_SPOKES, max(1, n_devices // 50))
     n_vpn = i = 0
-    while count < n_devices:
-        county = counties[i % n_counties]
+    while city.count < n_devices:
+        county = counties[i % len(counties)]
         i += 1
         mine = units_of[county.name]
         shallow = [u for u in mine[-40:] if u.depth < 3]
         parent = county if not shallow or rng.random() < 0.35 else rng.choice(shallow)
-        unit = GenSite(f"{county.name}-u{len(mine) + 1:04d}", "unit",
-                       f"{county.display}{rng.choice(UNIT_WORDS)}{len(mine) + 1}",
-                       parent=parent.name, depth=parent.depth + 1)
-        r = rng.random()
-        if r < 0.35:
-            unit.platform = "huawei-vrp"
-        elif r < 0.50:
-            unit.platform = "frr"
-        elif r < 0.60:
-            unit.platform = "cisco-ios"  # else kinds.unit: h3c-comware
-        if rng.random() < 0.10:
-            unit.subnets = {"extranet": None}  # 党委 offices: intranet only
-        elif rng.random() < 0.05:
-            unit.subnets = {"extranet": 25}  # a 便民服务 hall
+        unit = _unit(rng, county, parent, len(mine) + 1)
         vpn = n_vpn < vpn_budget and rng.random() < 0.04
         unit.devices = [_router(rng, vpn)]
         if rng.random() < 0.2:
             unit.devices += _servers(rng, unit)
-        unit.devices = unit.devices[: n_devices - count]
-        count += len(unit.devices)
+        unit.devices = unit.devices[: n_devices - city.count]
         if vpn:
             n_vpn += 1
-            links.append(f"{{a: dc.fw1, b: {unit.name}.gw1, medium: vpn, bandwidth_mbps: 100}}")
+            city.links.append(f"{{a: dc.fw1, b: {unit.name}.gw1, medium: vpn, bandwidth_mbps: 100}}")
         else:
             medium = rng.choices(("fiber", "broadband", "leased"), (55, 35, 10))[0]
-            links.append(f"{{a: {parent.name}.gw1, b: {unit.name}.gw1, medium: {medium}}}")
+            city.links.append(f"{{a: {parent.name}.gw1, b: {unit.name}.gw1, medium: {medium}}}")
         mine.append(unit)
-        sites.append(unit)
+        city.add(unit)
 
-    n_tunnels = sum(1 for ln in links if "medium: vpn" in ln)
-    plan = _address_plan(sites, len(links) - n_tunnels, n_tunnels)
+
+def _unit(rng: random.Random, county: GenSite, parent: GenSite, number: int) -> GenSite:
+    """The ``number``-th unit of ``county`` below ``parent``: its name, platform and subnets."""
+    unit = GenSite(f"{county.name}-u{number:04d}", "unit",
+                   f"{county.display}{rng.choice(UNIT_WORDS)}{number}",
+                   parent=parent.name, depth=parent.depth + 1)
+    r = rng.random()
+    if r < 0.35:
+        unit.platform = "huawei-vrp"
+    elif r < 0.50:
+        unit.platform = "frr"
+    elif r < 0.60:
+        unit.platform = "cisco-ios"  # else kinds.unit: h3c-comware
+    if rng.random() < 0.10:
+        unit.subnets = {"extranet": None}  # 党委 offices: intranet only
+    elif rng.random() < 0.05:
+        unit.subnets = {"extranet": 25}  # a 便民服务 hall
+    return unit
+
+
+def _stack_yaml(n_devices: int, city: _City, plan: dict[str, str]) -> str:
+    """The stack file's text: the city, its address plan and settings, its sites and links."""
     out = [
-        f"# Generated by benchmarks/scale.py: {n_devices} devices, {len(sites)} sites, "
-        f"{len(links)} links.",
+        f"# Generated by benchmarks/scale.py: {n_devices} devices, {len(city.sites)} sites, "
+        f"{len(city.links)} links.",
         "city:",
         f"  name: scale-{n_devices}",
         f"  display_name: {_q(f'规模测试市（{n_devices}台设备）')}",
@@ -270,29 +306,30 @@ def generate(n_devices: int, seed: int = 2026) -> tuple[str, dict]:
         "",
         "sites:",
     ]
-    for s in sites:
-        out.append(f"  - name: {s.name}")
-        out.append(f"    kind: {s.kind}")
-        out.append(f"    display_name: {_q(s.display)}")
-        if s.parent:
-            out.append(f"    parent: {s.parent}")
-        if s.area is not None:
-            out.append(f"    ospf_area: {s.area}")
-        if s.platform:
-            out.append(f"    platform: {s.platform}")
-        if s.kind == "province":  # the provincial uplink is eBGP
-            out.append("    bgp: {asn: 64600, prefixes: [172.16.0.0/16]}")
-        if s.subnets:
-            body = ", ".join(f"{k}: {'null' if v is None else v}" for k, v in s.subnets.items())
-            out.append(f"    subnets: {{{body}}}")
-        out.append("    devices:")
-        out += [f"      - {d}" for d in s.devices]
+    for s in city.sites:
+        out += _site_yaml(s)
     out += ["", "links:"]
-    out += [f"  - {ln}" for ln in links]
-    summary = {"devices": count, "sites": len(sites), "counties": n_counties, "links": len(links),
-               "vpn_links": n_tunnels,
-               "max_depth": max(s.depth for s in sites)}
-    return "\n".join(out) + "\n", summary
+    out += [f"  - {ln}" for ln in city.links]
+    return "\n".join(out) + "\n"
+
+
+def _site_yaml(s: GenSite) -> list[str]:
+    """One entry of the stack's ``sites`` list."""
+    out = [f"  - name: {s.name}", f"    kind: {s.kind}", f"    display_name: {_q(s.display)}"]
+    if s.parent:
+        out.append(f"    parent: {s.parent}")
+    if s.area is not None:
+        out.append(f"    ospf_area: {s.area}")
+    if s.platform:
+        out.append(f"    platform: {s.platform}")
+    if s.kind == "province":  # the provincial uplink is eBGP
+        out.append("    bgp: {asn: 64600, prefixes: [172.16.0.0/16]}")
+    if s.subnets:
+        body = ", ".join(f"{k}: {'null' if v is None else v}" for k, v in s.subnets.items())
+        out.append(f"    subnets: {{{body}}}")
+    out.append("    devices:")
+    out += [f"      - {d}" for d in s.devices]
+    return out
 
 
 # ------------------------------------------------------------------------------------- child
