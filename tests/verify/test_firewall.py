@@ -7,6 +7,7 @@ firewall role applies); each test checks one behaviour with real packets.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 
 import pytest
@@ -104,6 +105,37 @@ def citizen():
 def test_internet_reaches_the_published_portal(citizen, port):
     host, egress = citizen
     assert tcp_probe(host, _wan_address(egress), port, timeout=3) in ("open", "refused")
+
+
+def _spare_internet_address() -> str:
+    """The last usable address of the lab's Internet segment that neither the provider's gateway
+    nor any host uses."""
+    d = compiled().design
+    used = {d.city.internet_gateway} | {address(h.internet.address) for h in d.hosts.values()
+                                        if h.internet}
+    hosts = reversed(list(ipaddress.ip_network(d.city.internet_segment).hosts()))
+    return next(str(a) for a in hosts if str(a) not in used)
+
+
+@pytest.mark.serial
+def test_portal_published_on_the_egress_address_only(citizen):
+    """The provider routes a second Internet address to the egress firewall: the portal answers
+    on the firewall's own address, and nothing answers on the other one."""
+    host, egress = citizen
+    d = compiled().design
+    own, wan = address(d.hosts[egress].internet.address), d.hosts[host].internet.interface
+    spare = _spare_internet_address()
+    conn = connect(host)
+    conn.check_output(f"ip route replace {spare}/32 via {own} dev {wan}")
+    try:
+        route = conn.check_output(f"ip route get {spare}")
+        assert f"via {own} " in route, f"{spare} is not routed to the egress: {route}"
+        seen = {port: (tcp_probe(host, own, port, timeout=3), tcp_probe(host, spare, port, timeout=3))
+                for port in (80, 443)}
+    finally:
+        conn.run(f"ip route del {spare}/32")
+    assert all(o in ("open", "refused") for o, _ in seen.values()), f"(own, spare) per port: {seen}"
+    assert all(s == "silent" for _, s in seen.values()), f"{spare} answered: (own, spare) {seen}"
 
 
 @pytest.mark.parametrize("port", CLOSED_TO_INTERNET)
