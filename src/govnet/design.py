@@ -137,13 +137,14 @@ def build_city(vs: ValidStack, plan: Plan, d: Draft) -> None:
 
 
 def build_services(vs: ValidStack, plan: Plan, d: Draft) -> None:
-    """Where each shared service listens: its servers' zone addresses, in file order."""
+    """Where each shared service listens: its servers' zone addresses and planes, in file order."""
     d.services = {s.value: [] for s in m.Service}
     for key, dev in vs.devices.items():
         addr = plan.entries.get(f"host:{key}")
         for svc in dev.services:
             if addr:
-                d.services[svc.value].append(ServiceEntry(host=host_name(key), address=address(addr)))
+                d.services[svc.value].append(ServiceEntry(host=host_name(key), address=address(addr),
+                                                          plane=vs.zones[dev.zone].plane))
 
 
 def build_applications(vs: ValidStack, _plan: Plan, d: Draft) -> None:
@@ -176,9 +177,12 @@ def build_databases(vs: ValidStack, _plan: Plan, d: Draft) -> None:
 
 def build_hosts(vs: ValidStack, plan: Plan, d: Draft) -> None:
     """Each device's identity, management link, services, security settings and the central
-    services it is a client of; its interfaces and routes start empty."""
+    services it is a client of (those of its own plane: the planes never meet); its interfaces and
+    routes start empty."""
     st, e = vs.stack, plan.entries
-    clients = {s.value: [x.address for x in d.services[s.value]] for s in standard.CLIENT_SERVICES}
+    clients = {plane: {s.value: [x.address for x in d.services[s.value] if x.plane == plane]
+                       for s in standard.CLIENT_SERVICES} for plane in m.PLANES}
+    nobody = {s.value: [] for s in standard.CLIENT_SERVICES}
     for key, dev in vs.devices.items():
         site_name = vs.site_of[key]
         site = vs.sites[site_name]
@@ -194,11 +198,12 @@ def build_hosts(vs: ValidStack, plan: Plan, d: Draft) -> None:
                                   gateway=_first_host(mgmt), network=d.city.management_network),
             interfaces=[], static_routes=[], tunnels=[],
             services=[s.value for s in dev.services], zone=dev.zone,
-            security=settings["security"], snmp=settings["snmp"],
+            security=settings["security"], snmp=settings["snmp"], planes=list(vs.planes[key]),
             # hosts on the Internet and the province's platform are not the city's: they use none
-            # of its services (the province keeps its own time and log servers; the eBGP uplink
-            # gives it no route to the city's intranet, where those live)
-            clients={k: [] for k in clients} if site.kind in NOT_THE_CITYS else clients,
+            # of its services (the province keeps its own time and log servers); a router with a
+            # VRF per plane is a client in its first plane's
+            clients=nobody if site.kind in NOT_THE_CITYS or not vs.planes[key]
+            else clients[vs.planes[key][0]],
             internet=None, listen={}, backup_paths=[])
 
 
@@ -229,7 +234,8 @@ def build_server_lans(vs: ValidStack, plan: Plan, d: Draft) -> None:
         h, ports = d.hosts[host_name(key)], _ports(vs, key)
         addr = plan.entries[f"host:{key}"]
         ifname = "eth1" if h.platform == m.Platform.debian.value else ports["port"].format(n=ports["first"])
-        h.interfaces.append(Interface(name=ifname, kind="lan", zone=dev.zone, address=addr,
+        h.interfaces.append(Interface(name=ifname, kind="lan", plane=vs.zones[dev.zone].plane,
+                                      zone=dev.zone, address=addr,
                                       description=f"{dev.zone} LAN"))
         h.default_gateway = _first_host(addr)
         h.default_route = Route(prefix="0.0.0.0/0", next_hop=h.default_gateway, interface=ifname,
@@ -252,7 +258,7 @@ def build_router_lans(vs: ValidStack, plan: Plan, d: Draft) -> None:
             subnet = plan.entries[f"subnet:{site_name}:{zone}"]
             h.interfaces.append(Interface(
                 name=f"lan{n - ports['first']}" if linux else ports["port"].format(n=n), kind="lan",
-                zone=zone, address=f"{_first_host(subnet)}/{parse_cidr(subnet)[1]}", network=subnet,
+                plane=vs.zones[zone].plane, zone=zone, address=f"{_first_host(subnet)}/{parse_cidr(subnet)[1]}", network=subnet,
                 description=f"{zone} LAN of {site_name}",
                 ospf=InterfaceOspf(area=vs.site_settings[site_name]["ospf_area"], passive=True,
                                    cost=settings["ospf_cost"], network_type="broadcast")))
@@ -288,7 +294,8 @@ def _tunnel(vs: ValidStack, plan: Plan, d: Draft, link: m.Link, side: str) -> In
         h.static_routes.append(Route(prefix=f"{tunnel.peer_public}/32", next_hop=d.city.internet_gateway,
                                      interface=ports["wan"], distance=1,
                                      description=f"tunnel to {tunnel.peer}"))
-    return Interface(name=tunnel.interface, kind="tunnel", address=mine, network=canonical(inner),
+    return Interface(name=tunnel.interface, kind="tunnel", plane=vs.link_planes[link.id][0],
+                     address=mine, network=canonical(inner),
                      peer=tunnel.peer, peer_address=theirs, medium="vpn", link=link.id,
                      description=f"VPN to {tunnel.peer}")
 
@@ -310,7 +317,8 @@ def build_links(vs: ValidStack, plan: Plan, d: Draft) -> None:
                 n = next_port.get(key) or ports["first"] + sum(i.kind == "lan" for i in h.interfaces)
                 next_port[key] = n + 1
                 mine, theirs = _pair(plan.entries[f"link:{link.id}"], side)
-                iface = Interface(name=ports["port"].format(n=n), kind="link", address=mine,
+                iface = Interface(name=ports["port"].format(n=n), kind="link",
+                                  plane=vs.link_planes[link.id][0], address=mine,
                                   network=canonical(plan.entries[f"link:{link.id}"]), peer=host_name(peer),
                                   peer_address=theirs, medium=link.medium.value, link=link.id,
                                   bandwidth_mbps=link.bandwidth_mbps,
@@ -321,16 +329,21 @@ def build_links(vs: ValidStack, plan: Plan, d: Draft) -> None:
             iface.ospf = InterfaceOspf(area=vs.link_area[link.id], passive=False,
                                        cost=link.cost or vs.device_settings[key]["ospf_cost"],
                                        network_type="point-to-point")
+            if link.bfd:
+                iface.ospf.bfd = True
             h.interfaces.append(iface)
 
 
 def build_floating_defaults(vs: ValidStack, _plan: Plan, d: Draft) -> None:
     """Outside the data center, a floating static default towards it, should OSPF lose it: over
-    the first link or tunnel whose peer is nearer the data center."""
+    the first link or tunnel whose peer is nearer the data center. Only in the extranet: the
+    intranet has no default route at all (nothing in it leads to the Internet), and a router with a
+    VRF per plane keeps its global table free of one."""
     site_of_host = {host_name(k): s for k, s in vs.site_of.items()}
     for key in vs.devices:
         site_name = vs.site_of[key]
-        if not _routes(vs, key) or vs.sites[site_name].kind in (m.SiteKind.datacenter, m.SiteKind.province):
+        if not _routes(vs, key) or vs.sites[site_name].kind in (m.SiteKind.datacenter, m.SiteKind.province) \
+                or vs.planes[key] != ("extranet",):
             continue
         h = d.hosts[host_name(key)]
         depth = vs.depth.get(site_name, 0)
@@ -414,6 +427,8 @@ def build_monitoring(vs: ValidStack, _plan: Plan, d: Draft) -> None:
     d.monitoring = monitoring.build(vs, d.hosts, d.city, d.services)
     for t in d.monitoring.targets:
         d.hosts[t.host].listen["node-exporter"] = t.address
+    for server in d.services.get(m.Service.monitoring.value, []):
+        d.hosts[server.host].monitoring = monitoring.part(d.monitoring, server.plane, d.services)
 
 
 def build_backup(_vs: ValidStack, _plan: Plan, d: Draft) -> None:

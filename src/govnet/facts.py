@@ -33,10 +33,11 @@ class Facts(BaseModel):
 # --- city-wide -----------------------------------------------------------------------------------
 
 class ServiceEntry(Facts):
-    """Where a shared service listens: a server and its zone address."""
+    """Where a shared service listens: a server, its zone address and that zone's plane."""
 
     host: str
     address: str
+    plane: str | None = None
 
 
 class Database(Facts):
@@ -68,6 +69,7 @@ class Target(Facts):
     address: str
     site: str
     county: str
+    plane: str  # the monitoring servers of this plane scrape it
 
 
 class LinkProbe(Facts):
@@ -80,6 +82,7 @@ class LinkProbe(Facts):
     medium: str
     interface: str
     address: str
+    plane: str
 
 
 class SnmpAuth(Facts):
@@ -102,9 +105,14 @@ class SnmpTarget(Facts):
     site: str
     county: str
     auth: str  # the name of its SnmpAuth
+    plane: str
 
 
 class MonitoringFacts(Facts):
+    """What Prometheus watches: city-wide (every plane), or one monitoring server's part (the
+    targets and probes of its own plane, which it alone can reach)."""
+
+    plane: str | None = None  # set on a server's part
     servers: list[str]
     exporter_port: int
     targets: list[Target]
@@ -161,11 +169,13 @@ class InterfaceOspf(Facts):
     passive: bool
     cost: int
     network_type: str
+    bfd: bool = False  # set on the links that run BFD
 
 
 class Interface(Facts):
     name: str
     kind: str  # wan | lan | link | tunnel
+    plane: str | None = None  # lan, link, tunnel: the plane it carries (never both)
     zone: str | None = None
     address: str  # a.b.c.d/len
     network: str | None = None
@@ -294,7 +304,8 @@ class HostFacts(Facts):
     zone: str | None
     security: dict[str, Any]  # the stack's merged security settings
     snmp: dict[str, Any] | None
-    clients: dict[str, list[str]]  # central service -> its servers' addresses
+    planes: list[str]  # the planes it is on (a router: those it routes; none on the Internet)
+    clients: dict[str, list[str]]  # central service -> its own plane's servers' addresses
     internet: Internet | None
     default_gateway: str | None = None  # servers
     default_route: Route | None = None  # servers: the default gateway, on its interface
@@ -306,6 +317,7 @@ class HostFacts(Facts):
     firewall: Firewall | None = None  # Linux hosts of the city
     listen: dict[str, str] = {}  # service (and node-exporter) -> the address it listens on here
     backup_paths: list[str] = []  # folders this host backs up to the disaster-recovery site
+    monitoring: MonitoringFacts | None = None  # a monitoring server: its plane's part
 
     @property
     def routing(self) -> bool:

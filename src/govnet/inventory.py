@@ -68,8 +68,8 @@ def build(vs: ValidStack, design: Design) -> Inventory:
     carries what it uses and the inventory grows linearly with the city: ``all``'s
     ``govnet_city_services`` lists the central services (DNS, NTP, syslog, monitoring) and
     ``service_database`` adds the database's hosts to it; the zones
-    (``govnet_dns``) to ``service_dns``, the scrape targets and probes (``govnet_monitoring``) to
-    ``service_monitoring``, the backup plan (``govnet_backup``) to ``service_backup`` and
+    (``govnet_dns``) to ``service_dns``, each monitoring server's plane's scrape targets and probes
+    (``govnet_monitoring``, a host fact), the backup plan (``govnet_backup``) to ``service_backup`` and
     ``backup_clients``. Every other host the monitoring role runs on (node exporter on every city
     Linux host) gets its own part of ``govnet_monitoring`` as a host variable: the exporter port
     and its own scrape target.
@@ -106,8 +106,7 @@ def build(vs: ValidStack, design: Design) -> Inventory:
     for svc in OWN_ENTRY_READERS:
         _group_var(inv, group_name("service", svc), "city_services", services)
     _group_var(inv, group_name("service", m.Service.dns.value), "dns", design.dns.dump())
-    _group_var(inv, group_name("service", m.Service.monitoring.value), "monitoring",
-               design.monitoring.dump())
+    # each monitoring server's part (its own plane's targets) is a host fact: HostFacts.monitoring
     for group in (group_name("service", m.Service.backup.value), "backup_clients"):
         _group_var(inv, group, "backup", design.backup.dump())
     monitors = set(inv.groups.get(group_name("service", m.Service.monitoring.value), {}).get("hosts", ()))

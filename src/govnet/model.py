@@ -49,6 +49,10 @@ def _area(value: str | int) -> str:
         raise ValueError("area") from None
 
 
+#: the two planes of the city's network (政务内网, 政务外网), which never meet
+PLANES = ("intranet", "extranet")
+Plane = Annotated[str, Field(pattern="^(intranet|extranet)$")]
+
 #: the private AS number ranges (RFC 6996): 16-bit and 32-bit
 PRIVATE_ASNS = ((64512, 65534), (4200000000, 4294967294))
 
@@ -247,6 +251,11 @@ class Device(Settings):
     gateway_for: list[str] | None = Field(None, description="routers/firewalls: the site zones "
                                           "this device is the gateway of (default: all, when it "
                                           "is the site's only routing device)")
+    planes: list[Plane] | None = Field(
+        None, min_length=1, max_length=2, description="routers/firewalls: the planes (intranet, extranet) this device routes "
+        "(default: the planes of the zones it is the gateway of; a router that is no zone's "
+        "gateway: its site's planes). A platform without VRFs (frr) routes one plane; a vendor "
+        "router routes each plane in a VRF of its own (docs/adr/0001-planes.md)")
     services: list[Service] = Field(default_factory=list)
     internet: Internet | None = Field(None, description="attachment to the Internet")
 
@@ -290,6 +299,8 @@ class Link(Strict):
     name: Slug | None = Field(None, description="needed only to tell apart parallel links")
     cost: int | None = Field(None, ge=1, le=65535, description="OSPF cost on both ends")
     bandwidth_mbps: int | None = Field(None, ge=1, le=400000)
+    bfd: bool = Field(False, description="BFD on the link: OSPF drops it within a second of a "
+                      "fault instead of after the dead interval (a primary uplink with a backup)")
     tunnel: Tunnel | None = Field(None, description="vpn links only")
 
     _path: tuple = PrivateAttr(default=())

@@ -76,7 +76,8 @@ def snmp(vs: ValidStack, hosts: dict[str, HostFacts]) -> tuple[list[SnmpAuth], l
         auth = snmp_auth(h)
         auths.setdefault(auth.name, auth)
         targets.append(SnmpTarget(host=name, address=snmp_address(h), platform=h.platform, site=h.site,
-                                  county=county_of(vs, h.site) or "", auth=auth.name))
+                                  county=county_of(vs, h.site) or "", auth=auth.name,
+                                  plane=h.planes[0]))
     return sorted(auths.values(), key=lambda a: a.name), targets
 
 
@@ -95,7 +96,8 @@ def build(vs: ValidStack, hosts: dict[str, HostFacts], city: CityFacts,
         return MonitoringFacts(servers=[], exporter_port=standard.NODE_EXPORTER_PORT, targets=[],
                                links=[], portal=[], snmp_auths=[], snmp_targets=[])
     linux = {p.value for p in standard.LINUX_PLATFORMS}
-    targets = [Target(host=name, address=h.primary_address, site=h.site, county=county_of(vs, h.site) or "")
+    targets = [Target(host=name, address=h.primary_address, site=h.site, county=county_of(vs, h.site) or "",
+                      plane=h.planes[0])
                for name, h in hosts.items()
                # not the city's, or a vendor device (SNMP, not node exporter)
                if h.site_kind != m.SiteKind.internet.value and h.primary_address is not None
@@ -111,9 +113,26 @@ def build(vs: ValidStack, hosts: dict[str, HostFacts], city: CityFacts,
             if vs.depth.get(hosts[iface.peer].site, 0) < vs.depth.get(h.site, 0):
                 links.append(LinkProbe(link=iface.link, host=name, site=h.site,
                                        county=county_of(vs, h.site) or "", medium=iface.medium,
-                                       interface=iface.name, address=address(iface.address)))
+                                       interface=iface.name, address=address(iface.address),
+                                       plane=iface.plane))
     portal = [f"https://{city.portal_server_name}/"] if services.get(m.Service.portal.value) else []
     snmp_auths, snmp_targets = snmp(vs, hosts)
     return MonitoringFacts(servers=servers, exporter_port=standard.NODE_EXPORTER_PORT,
                            targets=targets, links=links, portal=portal, snmp_auths=snmp_auths,
                            snmp_targets=snmp_targets)
+
+
+def part(city_wide: MonitoringFacts, plane: str | None,
+         services: dict[str, list[ServiceEntry]]) -> MonitoringFacts:
+    """What the monitoring servers of ``plane`` watch: the targets, probes and devices of their own
+    plane (the other plane is out of their reach), and the portal when it is on theirs."""
+    portal_planes = {s.plane for s in services.get(m.Service.portal.value, [])}
+    return MonitoringFacts(
+        plane=plane,
+        servers=[s.address for s in services.get(m.Service.monitoring.value, []) if s.plane == plane],
+        exporter_port=city_wide.exporter_port,
+        targets=[t for t in city_wide.targets if t.plane == plane],
+        links=[x for x in city_wide.links if x.plane == plane],
+        portal=city_wide.portal if plane in portal_planes else [],
+        snmp_auths=city_wide.snmp_auths,
+        snmp_targets=[t for t in city_wide.snmp_targets if t.plane == plane])

@@ -42,13 +42,23 @@ def _sources(audience: str, h: HostFacts, city: CityFacts, plane_net: dict[str, 
     """The networks of a service's audience (:data:`govnet.standard.SERVICE_AUDIENCE`) on ``h``."""
     if audience == "public":
         return [ANYWHERE]
-    if audience == "city":
-        return list(city.networks)
+    if audience == "city":  # the city's networks, but never the other plane's
+        other = {net for plane, net in plane_net.items() if plane in m.PLANES and plane not in h.planes}
+        return [n for n in city.networks if n not in other]
     if audience == "management":
         return [h.management.network]
     if audience == "clients":
         return backup_clients
     return [plane_net[h.zone]] if h.zone else []
+
+
+def _scrapers(watch: MonitoringFacts, services: dict[str, list[ServiceEntry]]) -> dict[str, list[str]]:
+    """Per plane, the monitoring servers that scrape its hosts (each watches its own plane)."""
+    out: dict[str, list[str]] = {}
+    for s in services.get(m.Service.monitoring.value, []):
+        if s.address in watch.servers:
+            out.setdefault(s.plane, []).append(f"{s.address}/32")
+    return out
 
 
 def build(vs: ValidStack, hosts: dict[str, HostFacts], city: CityFacts,
@@ -62,14 +72,15 @@ def build(vs: ValidStack, hosts: dict[str, HostFacts], city: CityFacts,
     plan = vs.stack.address_plan
     planes = {"intranet": str(plan.intranet), "extranet": str(plan.extranet)}
     zone_net = {name: planes[zone.plane] for name, zone in vs.zones.items()}
+    plane_net = {**zone_net, **planes}
     # the planes whose zones may reach the Internet (through the egress), and those that never may
     nat_planes = sorted({planes[z.plane] for z in vs.zones.values() if z.internet == "via-egress"})
     deny_planes = sorted({planes[z.plane] for z in vs.zones.values() if z.internet == "deny"}
                          - set(nat_planes))
     portal = [s.address for s in services.get(m.Service.portal.value, [])]
-    scraped = {t.host for t in watch.targets}
+    scraped = {t.host: t.plane for t in watch.targets}
     backup_clients = [f"{hosts[c.host].primary_address}/32" for c in keep.clients]
-    scrapers = [f"{a}/32" for a in watch.servers]
+    scrapers = _scrapers(watch, services)
     linux = {p.value for p in standard.LINUX_PLATFORMS}
 
     out: dict[str, Firewall | None] = {}
@@ -80,12 +91,12 @@ def build(vs: ValidStack, hosts: dict[str, HostFacts], city: CityFacts,
         rules = [Rule(service="ssh", proto=proto, port=port, sources=[h.management.network])
                  for proto, port in standard.MANAGEMENT_PORTS]
         for svc in h.services:
-            sources = _sources(standard.SERVICE_AUDIENCE[m.Service(svc)], h, city, zone_net, backup_clients)
+            sources = _sources(standard.SERVICE_AUDIENCE[m.Service(svc)], h, city, plane_net, backup_clients)
             rules += [Rule(service=svc, proto=proto, port=port, sources=sources)
                       for proto, port in standard.SERVICE_PORTS[m.Service(svc)]]
         if name in scraped:
             rules.append(Rule(service="node-exporter", proto="tcp", port=watch.exporter_port,
-                              sources=scrapers))
+                              sources=scrapers.get(scraped[name], [])))
         wan = h.internet.interface if h.internet else None
         egress = None
         if h.internet and h.internet.mode == "egress":

@@ -60,6 +60,9 @@ ROLE_PLATFORMS: dict[Role, tuple[Platform, ...]] = {
 
 #: Platforms that run Linux (and so speak WireGuard and take Ansible roles directly).
 LINUX_PLATFORMS = frozenset({Platform.frr, Platform.debian})
+#: Platforms that route each plane in a VRF of its own (Huawei/H3C ``ip vpn-instance``, Cisco
+#: ``vrf definition``). The lab's kernel has no VRF, so an frr router routes exactly one plane.
+VRF_PLATFORMS = frozenset({Platform.huawei_vrp, Platform.h3c_comware, Platform.cisco_ios})
 
 #: Services that are city-wide singletons other hosts point at.
 CLIENT_SERVICES = (Service.dns, Service.ntp, Service.syslog, Service.monitoring)

@@ -482,6 +482,140 @@ def _check_province_prefixes(r: Resolved, report: Report, site: m.Site) -> None:
                          "never accepts its own addresses from outside")
 
 
+# ------------------------------------------------------------ phase "planes": planes never meet
+
+#: site kinds whose devices are not the city's (the province's platform, the Internet)
+_NOT_THE_CITYS = (m.SiteKind.province, m.SiteKind.internet)
+
+
+def _city_routers(r: Resolved) -> list[str]:
+    return [k for k, dev in r.devices.items() if dev.role in ROUTING_ROLES
+            and r.sites[r.site_of[k]].kind not in _NOT_THE_CITYS]
+
+
+def _planes_text(planes) -> str:
+    return " and ".join(planes) or "no plane"
+
+
+def check_plane_routers(r: Resolved, report: Report) -> None:
+    """Each routing device of the city routes one plane, or each plane in a VRF of its own on a
+    platform that has VRFs; it is on the planes of the zones it is the gateway of; the intranet
+    never sits on a router attached to the Internet without a VRF between them."""
+    gateway_of: dict[str, list[str]] = {}
+    for (_site, zone), key in r.gateways.items():
+        gateway_of.setdefault(key, []).append(zone)
+    for key in _city_routers(r):
+        dev, planes = r.devices[key], r.planes[key]
+        platform = r.device_settings[key]["platform"]
+        vrf = platform in standard.VRF_PLATFORMS
+        if not planes:
+            report.error(dev._path, "no-plane", f"router {key!r} routes no plane: it is no zone's "
+                         "gateway and its site has no subnets",
+                         "say which plane it routes: 'planes: [intranet]' or 'planes: [extranet]'")
+            continue
+        if len(planes) > 1 and not vrf:
+            report.error((*dev._path, "planes") if dev.planes else dev._path, "planes-without-vrf",
+                         f"{key!r} ({platform.value}) would route the intranet and the extranet in "
+                         "one routing table: the planes would meet in it",
+                         "give each plane a router of its own (e.g. this one 'gateway_for: "
+                         "[intranet]', and a second router 'gateway_for: [extranet]' with the "
+                         "extranet's links), or use a platform with VRFs (huawei-vrp, h3c-comware, "
+                         "cisco-ios)")
+        for zone in gateway_of.get(key, ()):
+            if r.zones[zone].plane not in planes:
+                report.error((*dev._path, "planes"), "gateway-plane",
+                             f"{key!r} is the gateway of zone {zone!r} ({r.zones[zone].plane}) but "
+                             f"routes only the {_planes_text(planes)}",
+                             f"add {r.zones[zone].plane} to its planes, or make another router the "
+                             "zone's gateway")
+        if dev.internet is not None and "intranet" in planes and (
+                not vrf or dev.internet.mode == m.InternetMode.egress):
+            report.error((*dev._path, "internet"), "intranet-on-internet",
+                         f"{key!r} routes the intranet and is attached to the Internet",
+                         "the intranet never touches the Internet: attach an extranet router "
+                         "instead (planes: [extranet])")
+
+
+def check_link_planes(r: Resolved, report: Report) -> None:
+    """A link joins routers of one plane; the provincial uplink reaches the city's extranet; the
+    intranet never crosses the Internet in a VPN tunnel."""
+    uplinks = {lk.id for lk in province_links(r)}
+    for link in r.stack.links:
+        shared = r.link_planes.get(link.id, ())
+        ends = f"{link.a!r} ({_planes_text(r.planes[link.a])}) and {link.b!r} " \
+               f"({_planes_text(r.planes[link.b])})"
+        if link.id in uplinks:
+            if "extranet" not in shared:
+                city_end = next(e for e in (link.a, link.b)
+                                if r.sites[r.site_of[e]].kind != m.SiteKind.province)
+                report.error((*link._path, "b" if city_end == link.b else "a"), "intranet-uplink",
+                             f"the provincial uplink reaches {city_end!r}, which routes the "
+                             f"{_planes_text(r.planes[city_end])}",
+                             "the province is the 政务外网 platform: end the uplink on a router of "
+                             "the extranet")
+            continue
+        if not shared:
+            report.error(link._path, "planes-meet",
+                         f"link joins {ends}: the intranet and the extranet would meet",
+                         "the planes never share a link: join routers of the same plane, or "
+                         "remove the link")
+        elif link.medium == m.Medium.vpn and "intranet" in shared:
+            report.error((*link._path, "medium"), "intranet-over-vpn",
+                         f"link {link.id!r} would carry the intranet in a tunnel across the Internet",
+                         "the intranet never crosses the Internet: give the site a fiber or leased "
+                         "intranet link, or keep the VPN for the extranet only (remove the site's "
+                         "intranet subnet with 'subnets: {intranet: null}', or set 'planes: "
+                         "[extranet]' on the routers)")
+
+
+def check_plane_paths(r: Resolved, report: Report) -> None:
+    """Each router reaches the data center inside its own plane: every plane is a routing domain
+    of its own, joined only by links that carry it."""
+    uplinks = {lk.id for lk in province_links(r)}
+    routers = _city_routers(r)
+    for plane in m.PLANES:
+        adj: dict[str, set[str]] = {}
+        for link in r.stack.links:
+            if link.id not in uplinks and plane in r.link_planes.get(link.id, ()):
+                adj.setdefault(link.a, set()).add(link.b)
+                adj.setdefault(link.b, set()).add(link.a)
+        reached = {k for k in routers if plane in r.planes[k]
+                   and r.sites[r.site_of[k]].kind == m.SiteKind.datacenter}
+        todo = list(reached)
+        while todo:
+            for nxt in adj.get(todo.pop(), ()):
+                if nxt not in reached:
+                    reached.add(nxt)
+                    todo.append(nxt)
+        for key in routers:
+            if plane in r.planes[key] and key not in reached:
+                report.error(r.devices[key]._path, "plane-no-path",
+                             f"{key!r} routes the {plane} but has no {plane} path to the data center",
+                             f"link it to a router of the {plane} that reaches the data center (a "
+                             "link carries only the planes both its ends route)")
+
+
+def check_plane_services(r: Resolved, report: Report) -> None:
+    """Each plane with city hosts has its own server of each central service the city runs: its
+    hosts cannot use the other plane's."""
+    servers = {svc: {r.planes[k][0] for k, dev in r.devices.items() if svc in dev.services and r.planes[k]}
+               for svc in standard.CLIENT_SERVICES}
+    for plane in m.PLANES:
+        users = [k for k, dev in r.devices.items() if plane in r.planes[k][:1]
+                 and r.sites[r.site_of[k]].kind not in _NOT_THE_CITYS]
+        if not users:
+            continue
+        missing = [svc.value for svc in standard.CLIENT_SERVICES if servers[svc] and plane not in servers[svc]]
+        if missing:
+            dc = next((s for s in r.sites.values() if s.kind == m.SiteKind.datacenter), None)
+            report.error(dc._path if dc else ("sites",), "plane-without-service",
+                         f"the {plane} has hosts ({', '.join(host_name(k) for k in users[:3])}"
+                         f"{', …' if len(users) > 3 else ''}) but no {', '.join(missing)} server "
+                         "of its own: the planes never meet, so they cannot use the other plane's",
+                         f"add a server in a zone of the {plane}: {{name: ..., role: server, "
+                         f"zone: {plane}, services: [{', '.join(missing)}]}}")
+
+
 # ----------------------------------------------------------------------------------- the phases
 
 
@@ -500,6 +634,9 @@ PHASES: tuple[Phase, ...] = (
                       check_internet_attachments)),
     Phase("network", (check_gateways, check_egress, check_portal_applications, check_link_ends,
                       check_tunnels, check_reachability, check_bgp)),
+    # a router's own planes first: its links and paths are judged only once each router is right
+    Phase("plane routers", (check_plane_routers,)),
+    Phase("planes", (check_link_planes, check_plane_paths, check_plane_services)),
 )
 
 

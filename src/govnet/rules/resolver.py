@@ -60,6 +60,11 @@ class Resolved:
     #: (site, zone) -> the routing devices that claim to be the zone's gateway (one when valid)
     gateway_claims: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     gateways: dict[tuple[str, str], str] = field(default_factory=dict)  # (site, zone) -> device key
+    #: device key -> the planes it is on: a server its zone's, a router those it routes, the
+    #: province's router the extranet, an Internet host none
+    planes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: link id -> the planes it carries: those its two ends share (empty: the planes would meet)
+    link_planes: dict[str, tuple[str, ...]] = field(default_factory=dict)
     link_area: dict[str, str] = field(default_factory=dict)  # link id -> OSPF area
     tunnels: dict[str, TunnelParams] = field(default_factory=dict)  # vpn link id -> protocol, port
 
@@ -134,6 +139,9 @@ def resolve_stack(stack: m.Stack) -> Resolved:
     r.site_settings, r.device_settings = inherit(r)
     r.gateway_claims = claim_gateways(r)
     r.gateways = {k: v[0] for k, v in r.gateway_claims.items() if len(v) == 1}
+    r.planes = device_planes(r)
+    r.link_planes = {lk.id: shared_planes(r, lk) for lk in stack.links
+                     if lk.a in r.devices and lk.b in r.devices}
     r.depth = hops_from_datacenter(r)
     r.link_area, r.tunnels = link_params(r)
     return r
@@ -287,6 +295,45 @@ def claim_gateways(r: Resolved) -> dict[tuple[str, str], list[str]]:
                 claim = routing
             claims[(name, zone)] = claim
     return claims
+
+
+def _ordered(planes) -> tuple[str, ...]:
+    return tuple(p for p in m.PLANES if p in planes)
+
+
+def device_planes(r: Resolved) -> dict[str, tuple[str, ...]]:
+    """The planes of every device: a server's zone's; a routing device's (or a switch's) as
+    declared, else those of the zones it is the gateway of, else (a transit router, a switch) those
+    of its site's zones; the
+    province's router is on the extranet (the provincial 政务外网 platform), the Internet's hosts
+    on none."""
+    out: dict[str, tuple[str, ...]] = {}
+    claimed: dict[str, set[str]] = {}
+    for (site, zone), keys in r.gateway_claims.items():
+        for key in keys:
+            if zone in r.zones:
+                claimed.setdefault(key, set()).add(r.zones[zone].plane)
+    for key, dev in r.devices.items():
+        site = r.sites[r.site_of[key]]
+        if site.kind == m.SiteKind.internet:
+            out[key] = ()
+        elif dev.role == m.Role.server:
+            out[key] = (r.zones[dev.zone].plane,) if dev.zone in r.zones else ()
+        elif dev.planes is not None:
+            out[key] = _ordered(dev.planes)
+        elif site.kind == m.SiteKind.province:
+            out[key] = ("extranet",)
+        elif key in claimed:
+            out[key] = _ordered(claimed[key])
+        else:
+            out[key] = _ordered({r.zones[z].plane for z in r.site_settings[site.name]["subnets"]
+                                 if z in r.zones})
+    return out
+
+
+def shared_planes(r: Resolved, link: m.Link) -> tuple[str, ...]:
+    """The planes a link carries: those both its ends are on."""
+    return _ordered(set(r.planes[link.a]) & set(r.planes[link.b]))
 
 
 def hops_from_datacenter(r: Resolved) -> dict[str, int]:
