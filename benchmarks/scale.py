@@ -69,6 +69,7 @@ DC_SERVERS = (
     ("portal1", "extranet", ["portal"], "门户网站1"),
     ("portal2", "extranet", ["portal"], "门户网站2"),
     ("dns2", "extranet", ["dns", "ntp"], "外网DNS"),
+    ("mon2", "extranet", ["syslog", "monitoring"], "外网网管与日志"),
     ("infra1", "intranet", ["dns", "ntp", "syslog"], "基础服务"),
     ("mon1", "intranet", ["monitoring"], "网管监控"),
     ("db1", "intranet", ["database"], "信息资源库"),
@@ -188,7 +189,8 @@ def _add_data_center(city: _City) -> None:
     """The data center (core routers, egress firewall, the city's servers) and the province."""
     dc = GenSite("dc", "datacenter", "市电子政务网络中心机房")
     dc.devices = [
-        "{name: core1, role: router, display_name: 核心路由器1, gateway_for: [intranet]}",
+        "{name: core1, role: router, display_name: 核心路由器1, gateway_for: [intranet], "
+        "planes: [intranet, extranet]}",
         "{name: core2, role: router, display_name: 核心路由器2}",
         "{name: fw1, role: firewall, platform: frr, display_name: 出口防火墙, gateway_for: [extranet], "
         "internet: {mode: egress}}",
@@ -210,6 +212,8 @@ def _add_county(city: _City, c: int) -> GenSite:
     """County ``c``: its router (sometimes servers) and its uplink to a core, sometimes both."""
     rng = city.rng
     county = GenSite(f"county{c:02d}", "county", f"第{c}县区", area=c, platform=rng.choice(PLATFORMS))
+    if county.platform == "frr":  # no VRFs: one plane per router, so an intranet-only county
+        county.subnets = {"extranet": None}
     county.devices = [_router(rng)]
     if rng.random() < 0.25:
         county.devices += _servers(rng, county)
@@ -235,10 +239,15 @@ def _add_units(city: _City, counties: list[GenSite], n_devices: int) -> None:
         county = counties[i % len(counties)]
         i += 1
         mine = units_of[county.name]
-        shallow = [u for u in mine[-40:] if u.depth < 3]
+        # a VPN unit carries the extranet only: nothing hangs below it
+        shallow = [u for u in mine[-40:] if u.depth < 3 and "intranet" in u.effective_subnets()]
         parent = county if not shallow or rng.random() < 0.35 else rng.choice(shallow)
         unit = _unit(rng, county, parent, len(mine) + 1)
         vpn = n_vpn < vpn_budget and rng.random() < 0.04
+        if vpn:  # across the Internet: the extranet only (the intranet never crosses it)
+            unit.subnets = {**unit.subnets, "intranet": None, "extranet": unit.subnets.get("extranet") or 27}
+        elif "extranet" not in parent.effective_subnets() or unit.platform == "frr":
+            unit.subnets = {**unit.subnets, "extranet": None}  # no extranet path, or no VRFs
         unit.devices = [_router(rng, vpn)]
         if rng.random() < 0.2:
             unit.devices += _servers(rng, unit)

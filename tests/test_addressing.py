@@ -31,8 +31,9 @@ def _stack(counties: list[str]) -> dict:
     for c in counties:
         sites.append({"name": c, "kind": "county", "devices": [{"name": "gw1", "role": "router"}]})
         links.append({"a": "dc.core1", "b": f"{c}.gw1", "medium": "fiber"})
+    # vendor routers: each routes both planes in VRFs, so every site has both subnets
     return {"city": {"name": "t", "domain": "t.gov.cn"}, "address_plan": dict(PLAN),
-            "sites": sites, "links": links}
+            "defaults": {"platform": "huawei-vrp"}, "sites": sites, "links": links}
 
 
 def _validate(data: dict):

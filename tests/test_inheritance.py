@@ -17,6 +17,8 @@ BASE = {
                      "management": "198.18.128.0/20", "loopbacks": "198.18.144.0/24",
                      "links": "198.18.145.0/24", "tunnels": "198.18.146.0/24",
                      "internet": "198.19.0.0/16"},
+    # intranet only: each frr router routes one plane (the planes never meet)
+    "defaults": {"subnets": {"extranet": None}},
     "sites": [
         {"name": "dc", "kind": "datacenter", "devices": [{"name": "core1", "role": "router"}]},
         {"name": "north", "kind": "county", "ospf_area": 7,
@@ -32,7 +34,7 @@ BASE = {
 def _vs(**patch):
     data = copy.deepcopy(BASE)
     for key, value in patch.items():
-        data[key] = value
+        data[key] = {**data[key], **value} if key == "defaults" else value
     return validate_source(Source(file="<test>", data=data))
 
 
@@ -63,8 +65,12 @@ def test_security_mappings_merge_key_by_key():
 
 
 def test_null_removes_a_zone_a_higher_level_gives():
-    vs = _vs(sites=_with_site(1, subnets={"extranet": None}))
-    assert set(vs.site_settings["north"]["subnets"]) == {"intranet"}
+    data = copy.deepcopy(BASE)
+    del data["defaults"]
+    data["sites"][1]["subnets"] = {"extranet": None}
+    r = resolve_stack(Stack.model_validate(data))
+    assert set(r.site_settings["north"]["subnets"]) == {"intranet"}
+    assert set(r.site_settings["dc"]["subnets"]) == {"intranet", "extranet"}
 
 
 @pytest.mark.parametrize(("patch", "expected"), [

@@ -116,15 +116,18 @@ def test_dns_zones_reach_the_dns_servers_and_no_other_host(compiled, static_list
             assert "govnet_dns" not in hv, host
 
 
-def test_monitoring_servers_get_every_target_and_other_hosts_their_own(compiled, static_listing):
+def test_monitoring_servers_get_their_planes_targets_and_other_hosts_their_own(compiled, static_listing):
     hostvars = static_listing["_meta"]["hostvars"]
     watch = compiled.design.monitoring.dump()
     servers = {x.host for x in compiled.design.services["monitoring"]}
     own = {t["host"]: t for t in watch["targets"]}
     for host, hv in hostvars.items():
         facts = compiled.design.hosts[host]
-        if host in servers:
-            assert hv["govnet_monitoring"] == watch, host
+        if host in servers:  # the part of its own plane
+            part = facts.monitoring.dump()
+            assert hv["govnet_monitoring"] == part, host
+            assert {t["plane"] for t in part["targets"]} == {part["plane"]}, host
+            assert part["targets"] == [t for t in watch["targets"] if t["plane"] == part["plane"]]
         elif facts.platform in ("frr", "debian") and facts.site_kind != "internet":
             expected = [own[host]] if host in own else []
             assert hv["govnet_monitoring"] == {"exporter_port": watch["exporter_port"],

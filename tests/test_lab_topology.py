@@ -22,9 +22,10 @@ def test_one_lab_host_per_device(city):
 def test_cables_join_both_ends_of_every_wired_link(city):
     topo = topology.build(city.design)
     cables = {c.link: (c.a, c.b) for c in topo.cables}
-    assert cables["dc.core1~wolong.gw1"] == (("dc-core1", "eth3"), ("wolong-gw1", "eth3"))
+    assert cables["dc.core1~wolong.gw1"] == (("dc-core1", "eth2"), ("wolong-gw1", "eth2"))
+    assert cables["wolong-backup"] == (("dc-core1", "eth3"), ("wolong-gw1", "eth3"))
     assert "dc.fw1~xixia.gw1" not in cables  # the VPN rides the Internet, not a cable
-    assert len(cables) == 6
+    assert len(cables) == 7
 
 
 def test_vpn_ends_and_citizens_plug_into_the_internet(city):

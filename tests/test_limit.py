@@ -147,12 +147,13 @@ def test_targets_are_the_county_and_the_shared_pieces_it_needs(city):
     t = _targets(city, WOLONG)
     names = {u.rsplit("::", 1)[1] for u in t.urns}
     assert names == {"example-city", "fabric", "wolong", "wolong.mgmt-gateway", "wolong-edu",
-                     "wolong-edu.mgmt-gateway", *WOLONG, "wolong-gw1.lan0", "wolong-gw1.lan1",
-                     "wolong-edu-gw1.lan0", "dc.core1~wolong.gw1", "wolong.gw1~wolong-edu.gw1"}
+                     "wolong-edu.mgmt-gateway", *WOLONG, "wolong-gw1.lan0",
+                     "wolong-edu-gw1.lan0", "dc.core1~wolong.gw1", "wolong-backup",
+                     "wolong.gw1~wolong-edu.gw1"}
     others = set(city.design.hosts) - set(WOLONG)
     assert not [u for u in t.urns if any(h in u.rsplit("::", 1)[1] for h in others)]
     # the uplink's far end was never provisioned: its cable is left out (and said so)
-    assert t.skipped == [("dc.core1~wolong.gw1", "dc-core1")]
+    assert t.skipped == [("dc.core1~wolong.gw1", "dc-core1"), ("wolong-backup", "dc-core1")]
     assert not [u for u in t.urns if u.endswith("LabCable::dc.core1~wolong.gw1")]
 
 
@@ -218,7 +219,7 @@ def test_targets_name_what_the_program_declares(tmp_path, monkeypatch):
     assert created == set(north.urns)
     assert {u.rsplit("::", 1)[1] for u in created} == {
         "smoke-town", "fabric", "north", "north.mgmt-gateway", "north-gw1", "north-gw1.lan0",
-        "north-gw1.lan1", "dc.core1~north.gw1"}  # the link component; its cable waits for dc-core1
+        "dc.core1~north.gw1"}  # the link component; its cable waits for dc-core1
 
 
 def test_limited_check_run_renders_previews_and_counts_the_county_only(tmp_path):

@@ -45,9 +45,11 @@ def test_internet_hosts_get_no_records(design):
 
 def test_services_have_names(design):
     fwd = _forward(design)
-    assert fwd["ntp"] == fwd["log"] == fwd["ns1"] == ["198.18.0.2"]
+    # one server of each per plane: dc-infra1 (intranet), dc-infra2 (extranet)
+    assert fwd["ntp"] == fwd["log"] == ["198.18.0.2", "198.18.64.3"]
+    assert (fwd["ns1"], fwd["ns2"]) == (["198.18.0.2"], ["198.18.64.3"])
     assert fwd["www"] == ["198.18.64.2"]  # services.portal.server_name of the stack
-    assert design.dns.forward.nameservers == ["ns1"]
+    assert design.dns.forward.nameservers == ["ns1", "ns2"]
 
 
 def test_every_city_address_has_one_ptr(design):

@@ -30,8 +30,13 @@ def test_every_city_host_is_scraped_on_its_primary_address(design):
 
 def test_every_county_link_is_probed_at_its_far_end(design):
     links = {x.link: x for x in design.monitoring.links}
-    assert set(links) == {"dc.core1~wolong.gw1", "dc.core1~wancheng.gw1", "dc.fw1~xixia.gw1",
-                          "dc.fw1~tanghe.gw1", "wolong.gw1~wolong-edu.gw1"}
+    assert set(links) == {"dc.core1~wolong.gw1", "wolong-backup", "dc.core1~wancheng.gw1",
+                          "dc.fw1~wancheng.ext1", "dc.fw1~xixia.gw1", "dc.fw1~tanghe.gw1",
+                          "wolong.gw1~wolong-edu.gw1"}
+    # each plane's links are probed by that plane's monitoring server only
+    assert {x.link for x in design.hosts["dc-infra2"].monitoring.links} == {
+        "dc.fw1~wancheng.ext1", "dc.fw1~xixia.gw1", "dc.fw1~tanghe.gw1"}
+    assert {x.plane for x in design.hosts["dc-infra1"].monitoring.links} == {"intranet"}
     # the county end of a DC link, the unit end of a county link, the tunnel address of a VPN
     assert links["dc.core1~wancheng.gw1"].host == "wancheng-gw1"
     assert links["wolong.gw1~wolong-edu.gw1"].host == "wolong-edu-gw1"
@@ -44,7 +49,10 @@ def test_every_county_link_is_probed_at_its_far_end(design):
 
 def test_the_portal_is_probed_by_its_public_name(design):
     assert design.monitoring.portal == ["https://www.example.gov.cn/"]
-    assert design.monitoring.servers == [design.services["monitoring"][0].address]
+    assert design.monitoring.servers == [s.address for s in design.services["monitoring"]]
+    # by the extranet's monitoring server, on the portal's plane; the intranet's cannot reach it
+    assert design.hosts["dc-infra2"].monitoring.portal == ["https://www.example.gov.cn/"]
+    assert design.hosts["dc-infra1"].monitoring.portal == []
 
 
 def test_a_stack_without_monitoring_watches_nothing(tmp_path):
@@ -61,10 +69,11 @@ def test_a_stack_without_monitoring_watches_nothing(tmp_path):
 
 def test_the_data_holders_back_up_to_the_dr_host(design):
     assert [r.dump() for r in design.backup.repositories] == [
-        {"host": "dr-bak1", "address": design.services["backup"][0].address}]
+        {"host": "dr-bak1", "address": design.services["backup"][0].address, "plane": "intranet"}]
     clients = {c.host: c.paths for c in design.backup.clients}
-    assert clients == {"dc-db1": ["/var/backups/govnet-db"], "dc-infra1": ["/var/log/govnet"],
-                       "dc-portal1": ["/var/www/govnet-portal"]}
+    # the repository is on the intranet: the extranet's hosts (the portal, dc-infra2's logs)
+    # cannot reach it, and the planes never meet (the DR site has no extranet yet)
+    assert clients == {"dc-db1": ["/var/backups/govnet-db"], "dc-infra1": ["/var/log/govnet"]}
 
 
 def test_the_dr_backup_service_admits_its_clients_only(design):
@@ -73,9 +82,9 @@ def test_the_dr_backup_service_admits_its_clients_only(design):
     assert (rule.proto, rule.port) == ("tcp", 2222)  # never 22: that is management's sshd
     clients = {c.host for c in design.backup.clients}
     assert rule.sources == [f"{design.hosts[c].primary_address}/32" for c in
-                               ("dc-infra1", "dc-db1", "dc-portal1") if c in clients]
-    # the portal (extranet) backs up its content too, from its own address only
-    assert f"{design.hosts['dc-portal1'].primary_address}/32" in rule.sources
+                            ("dc-infra1", "dc-db1") if c in clients]
+    # never from the extranet
+    assert f"{design.hosts['dc-portal1'].primary_address}/32" not in rule.sources
 
 
 def test_prometheus_answers_the_management_network_only(design):

@@ -141,8 +141,9 @@ def test_plan_check_passes_on_the_committed_lock(capsys):
 
 def test_plan_check_fails_when_a_site_is_added(tmp_path, capsys):
     text = Path("stacks/example-city.yaml").read_text(encoding="utf-8")
-    text = text.replace("links:\n", "  - {name: nanzhao, kind: county, devices: [{name: gw1, role: "
-                        "router}]}\n\nlinks:\n  - {a: dc.core1, b: nanzhao.gw1, medium: fiber}\n", 1)
+    text = text.replace("links:\n", "  - {name: nanzhao, kind: county, subnets: {extranet: null}, "
+                        "devices: [{name: gw1, role: router}]}\n\nlinks:\n"
+                        "  - {a: dc.core1, b: nanzhao.gw1, medium: fiber}\n", 1)
     stack = tmp_path / "city.yaml"
     stack.write_text(text, encoding="utf-8")
     (tmp_path / "city.lock").write_text(Path("stacks/example-city.lock").read_text())

@@ -36,12 +36,14 @@ def test_database_open_to_its_plane_only(hosts):
     assert pg.sources == ["198.18.0.0/18"] and pg.port == 5432
 
 
-def test_shared_services_open_to_every_city_network(hosts):
+def test_shared_services_open_to_the_city_networks_of_their_plane(hosts):
     ntp = _accept(hosts["dc-infra1"], "ntp")
     assert ntp[0].sources == [
-        "198.18.0.0/18", "198.18.64.0/18", "198.18.128.0/20", "198.18.144.0/24",
-        "198.18.145.0/24", "198.18.146.0/24"]
+        "198.18.0.0/18", "198.18.128.0/20", "198.18.144.0/24", "198.18.145.0/24", "198.18.146.0/24"]
     assert "198.19.0.0/16" not in ntp[0].sources
+    # the extranet's server: never the intranet
+    assert _accept(hosts["dc-infra2"], "ntp")[0].sources == [
+        "198.18.64.0/18", "198.18.128.0/20", "198.18.144.0/24", "198.18.145.0/24", "198.18.146.0/24"]
 
 
 def test_portal_open_to_anyone(hosts):
@@ -56,10 +58,11 @@ def test_hosts_open_only_what_they_host(hosts):
         "ssh", "node-exporter"}
 
 
-def test_only_the_monitoring_server_scrapes(hosts):
-    for name in ("dc-db1", "wolong-gw1", "dc-portal1"):
+def test_only_the_monitoring_server_of_the_plane_scrapes(hosts):
+    for name, server in (("dc-db1", "198.18.0.2"), ("wolong-gw1", "198.18.0.2"),
+                         ("dc-portal1", "198.18.64.3"), ("xixia-gw1", "198.18.64.3")):
         (rule,) = _accept(hosts[name], "node-exporter")
-        assert (rule.proto, rule.port, rule.sources) == ("tcp", 9100, ["198.18.0.2/32"])
+        assert (rule.proto, rule.port, rule.sources) == ("tcp", 9100, [f"{server}/32"])
     assert hosts["internet-citizen1"].firewall is None
 
 

@@ -73,7 +73,7 @@ def test_lab_declares_every_port_and_cable(city_lab):
     topo = topology.build(compile_stack(ROOT / "stacks/example-city.yaml", LockMode.FROZEN).design)
     counts = kinds(city_lab)
     assert counts["LabPort"] == len(topo.ports)
-    assert counts["LabCable"] == len(topo.cables) == 6
+    assert counts["LabCable"] == len(topo.cables) == 7
     assert counts["LabFabric"] == 1
     assert counts["LabGateway"] == len(topo.gateways)
 
@@ -82,8 +82,8 @@ def test_components_group_the_resources(city_lab):
     counts = kinds(city_lab)
     assert counts["City"] == 1
     assert counts["Site"] == 9
-    assert counts["Host"] == 15
-    assert counts["Link"] == 8
+    assert counts["Host"] == 17
+    assert counts["Link"] == 9
 
 
 def test_vpn_link_gets_secret_keys_and_no_cable(city_lab):
@@ -101,7 +101,7 @@ def test_host_inputs_come_from_the_design(city_lab):
 def test_ssh_platform_creates_nothing_on_the_machine():
     resources = declare(ROOT / "stacks/example-city.yaml", "ssh")
     counts = kinds(resources)
-    assert counts["SshHost"] == 15
+    assert counts["SshHost"] == 17
     assert not {k for k in counts if k.startswith("Lab")}
     assert resources[("SshHost", "dc-core1")]["address"] == "198.18.128.2"
 
@@ -111,8 +111,8 @@ def test_adding_a_county_only_adds(tmp_path):
     the inputs it had, so the engine leaves it alone."""
     before = declare(ROOT / "stacks/example-city.yaml", "lab")
     stack = yaml.safe_load((ROOT / "stacks/example-city.yaml").read_text(encoding="utf-8"))
-    stack["sites"].append({"name": "nanzhao", "kind": "county", "devices": [
-        {"name": "gw1", "role": "router"}]})
+    stack["sites"].append({"name": "nanzhao", "kind": "county", "subnets": {"extranet": None},
+                           "devices": [{"name": "gw1", "role": "router"}]})
     stack["links"].append({"a": "dc.core1", "b": "nanzhao.gw1", "medium": "fiber"})
     path = tmp_path / "example-city.yaml"
     path.write_text(yaml.safe_dump(stack, allow_unicode=True), encoding="utf-8")

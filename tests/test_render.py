@@ -289,11 +289,20 @@ def test_security_control_rendered(compiled, rendered, name, control):
         host = design.hosts[path.split("/", 1)[0]]
         if path.endswith("swanctl.conf") or host.role == "switch":
             continue
+        city_servers = {x.address for svc in ("ntp", "syslog") for x in design.services[svc]}
         if control.startswith("8.1.4.3-") and host.site_kind == "province":
             # the province's platform is not the city's: it keeps its own time and log servers
-            assert "198.18.0.2" not in text, f"{path}: the province uses a city server"
+            assert not [a for a in city_servers if a in text], f"{path}: the province uses a city server"
             continue
+        # the patterns name the intranet's server; a host uses its own plane's (the planes never meet)
+        server = "198.18.0.2"
+        if control.startswith("8.1.4.3-"):
+            (server,) = {*host.clients["ntp"], *host.clients["syslog"]}
+            other = city_servers - {server}
+            assert not [a for a in other if re.search(rf"\b{re.escape(a)}\b", text)], \
+                f"{path}: names another plane's server"
         for pattern in CONTROLS[name][control]:
+            pattern = pattern.replace(r"198\.18\.0\.2", re.escape(server))
             assert re.search(pattern, text, re.MULTILINE), f"{path}: no match for {pattern!r}"
 
 
@@ -343,13 +352,14 @@ def test_cisco_management_lives_in_vrf_mgmt_intf(compiled, rendered):
 
 
 @pytest.mark.parametrize(("host", "vrf"), [("xixia-gw1", ""), ("dc-sw1", " vrf Mgmt-intf")])
-def test_cisco_services_name_the_vrf_they_leave_by(rendered, host, vrf):
-    """Routers reach the log and time servers in-band (global table, Loopback0); a switch reaches
+def test_cisco_services_name_the_vrf_they_leave_by(compiled, rendered, host, vrf):
+    """Routers reach the log and time servers of their plane in-band (Loopback0); a switch reaches
     them through its management port, so those statements name VRF Mgmt-intf."""
     text = rendered("cisco-ios")[f"{host}/{host}.cfg"]
-    assert re.search(rf"^logging host 198\.18\.0\.2{vrf}$", text, re.MULTILINE)
+    server = re.escape(compiled("cisco-ios").design.hosts[host].clients["ntp"][0])
+    assert re.search(rf"^logging host {server}{vrf}$", text, re.MULTILINE)
     assert re.search(rf"^logging source-interface \S+{vrf}$", text, re.MULTILINE)
-    assert re.search(rf"^ntp server{vrf} 198\.18\.0\.2$", text, re.MULTILINE)
+    assert re.search(rf"^ntp server{vrf} {server}$", text, re.MULTILINE)
 
 
 def test_management_supernet_defaults_to_the_span_of_management_subnets(compiled):

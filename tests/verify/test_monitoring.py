@@ -1,6 +1,7 @@
-"""Monitoring: node exporter on every city host, for the monitoring server only; Prometheus sees
-every target up, probes every county link and the portal, and a county link cut shows as down
-(and raises its alert) until the link is back."""
+"""Monitoring: node exporter on every city host, for its plane's monitoring server only; each
+plane's Prometheus sees every target of its plane up, probes its plane's county links and (on the
+portal's plane) the portal, and a county link cut shows as down (and raises its alert) until the
+link is back."""
 
 from __future__ import annotations
 
@@ -17,20 +18,25 @@ from govnet.facts import MonitoringFacts
 LAB = os.environ.get("GOVNET_VERIFY_PLATFORM", "lab") == "lab"
 
 
-def _watch() -> MonitoringFacts:
-    return monitoring()
+def _watch(host: str | None = None) -> MonitoringFacts:
+    """What ``host`` (a monitoring server) watches: its plane's part; without one, the city's."""
+    return facts(host).monitoring if host else monitoring()
 
 
-def _server() -> tuple[str, str]:
-    servers = services().get("monitoring", [])
-    if not servers or servers[0].host not in selected():
-        pytest.skip("no monitoring server in this selection")
-    return servers[0].host, servers[0].address
+def _monitors() -> list:
+    """A test parameter per monitoring server (one per plane)."""
+    return [pytest.param((s.host, s.address), id=s.host) for s in services().get("monitoring", [])]
 
 
-def _api(path: str) -> dict:
+def _server(monitor: tuple[str, str]) -> tuple[str, str]:
+    if monitor[0] not in selected():
+        pytest.skip(f"{monitor[0]} is not in this selection")
+    return monitor
+
+
+def _api(monitor: tuple[str, str], path: str) -> dict:
     """GET Prometheus' HTTP API from the monitoring server itself."""
-    host, address = _server()
+    host, address = _server(monitor)
     url = f"http://{address}:9090{path}"
     out = connect(host).check_output(
         "python3 -c " + shlex.quote("import sys, urllib.request as u; "
@@ -41,15 +47,16 @@ def _api(path: str) -> dict:
     return body["data"]
 
 
-def _query(expr: str) -> list[dict]:
-    return _api("/api/v1/query?" + urllib.parse.urlencode({"query": expr}))["result"]
+def _query(monitor: tuple[str, str], expr: str) -> list[dict]:
+    return _api(monitor, "/api/v1/query?" + urllib.parse.urlencode({"query": expr}))["result"]
 
 
-def _values(expr: str, label: str) -> dict[str, float]:
+def _values(monitor: tuple[str, str], expr: str, label: str) -> dict[str, float]:
     """Latest value per ``label``; series without it are left out (the package's own default
     configuration scraped a 'node' job before the role's replaced it, and a restarted Prometheus
     shows those series for its 5-minute lookback)."""
-    return {r["metric"][label]: float(r["value"][1]) for r in _query(expr) if label in r["metric"]}
+    return {r["metric"][label]: float(r["value"][1]) for r in _query(monitor, expr)
+            if label in r["metric"]}
 
 
 def test_node_exporter_listens_on_the_scrape_address_only(host_name):
@@ -59,9 +66,10 @@ def test_node_exporter_listens_on_the_scrape_address_only(host_name):
     assert listening == {f"{a}:9100" for a in target}, listening
 
 
-def test_only_the_monitoring_server_may_scrape():
-    host, _ = _server()
-    others = [t for t in _watch().targets if t.host in selected() and t.host != host]
+@pytest.mark.parametrize("monitor", _monitors())
+def test_only_the_monitoring_server_may_scrape(monitor):
+    host, _ = _server(monitor)
+    others = [t for t in _watch(host).targets if t.host in selected() and t.host != host]
     if len(others) < 2:
         pytest.skip("fewer than two other scraped hosts in this selection")
     assert tcp_probe(host, others[0].address, 9100) == "open"
@@ -72,49 +80,59 @@ def test_only_the_monitoring_server_may_scrape():
     assert tcp_probe(prober, victim.address, 9100) == "silent"
 
 
-def test_prometheus_is_closed_to_the_data_planes():
+@pytest.mark.parametrize("monitor", _monitors())
+def test_prometheus_is_closed_to_the_data_planes(monitor):
     """Operators reach it from the management network; no county or server host may."""
-    host, address = _server()
-    others = [t.host for t in _watch().targets if t.host in selected() and t.host != host]
+    host, address = _server(monitor)
+    others = [t.host for t in _watch(host).targets if t.host in selected() and t.host != host]
     if not others:
         pytest.skip("no other host in this selection")
     assert tcp_probe(others[-1], address, 9090) == "silent"
 
 
-def test_every_target_is_up():
-    _server()
-    want = {t.host for t in _watch().targets}
+@pytest.mark.parametrize("monitor", _monitors())
+def test_every_target_of_its_plane_is_up(monitor):
+    host, _ = _server(monitor)
+    want = {t.host for t in _watch(host).targets}
+    assert {facts(t).planes[0] for t in want} == {_watch(host).plane}
 
     def check():
-        up = _values('up{job="node"}', "host")
+        up = _values(monitor, 'up{job="node"}', "host")
         assert set(up) == want
         assert {h for h, v in up.items() if v != 1} == set()
     eventually(check, timeout=90)
 
 
-def test_every_county_link_and_the_portal_probe_up():
-    _server()
-    want = {x.link for x in _watch().links}
+@pytest.mark.parametrize("monitor", _monitors())
+def test_every_county_link_and_the_portal_probe_up(monitor):
+    host, _ = _server(monitor)
+    want = {x.link for x in _watch(host).links}
 
     def check():
-        links = _values('probe_success{job="links"}', "link")
+        links = _values(monitor, 'probe_success{job="links"}', "link")
         assert set(links) == want
         assert {k for k, v in links.items() if v != 1} == set()
-        portal = _values('probe_success{job="portal"}', "instance")
-        assert portal == dict.fromkeys(_watch().portal, 1.0)
+        portal = _values(monitor, 'probe_success{job="portal"}', "instance")
+        assert portal == dict.fromkeys(_watch(host).portal, 1.0)
     eventually(check, timeout=90)
 
 
-def test_the_alert_rules_are_loaded():
-    names = {r["name"] for g in _api("/api/v1/rules")["groups"] for r in g["rules"]}
+@pytest.mark.parametrize("monitor", _monitors())
+def test_the_alert_rules_are_loaded(monitor):
+    names = {r["name"] for g in _api(monitor, "/api/v1/rules")["groups"] for r in g["rules"]}
     assert {"GovnetLinkDown", "GovnetHostDown", "GovnetPortalDown"} <= names
 
 
 @pytest.mark.serial
 @pytest.mark.skipif(not LAB, reason="cuts a link: only in the lab, never on production hosts")
 def test_a_county_link_cut_shows_as_down():
-    _server()
-    links = [x for x in _watch().links if x.medium != "vpn" and x.host in selected()]
+    # the first monitoring server (the intranet's) and a wired county link of its plane
+    monitors = [p.values[0] for p in _monitors()]
+    if not monitors:
+        pytest.skip("no monitoring server")
+    monitor = _server(monitors[0])
+    watch = _watch(monitor[0])
+    links = [x for x in watch.links if x.medium != "vpn" and x.host in selected()]
     if not links:
         pytest.skip("no wired county link in this selection")
     # a link whose far end has no other link: cutting it isolates one router, nothing behind it
@@ -123,16 +141,16 @@ def test_a_county_link_cut_shows_as_down():
     cut = next((x for x in links if len(wired(x.host)) == 1), None)
     if cut is None:
         pytest.skip("every county link has more of the city behind it")
-    others = {x.link for x in _watch().links} - {cut.link}
+    others = {x.link for x in watch.links} - {cut.link}
     router = connect(cut.host)
 
     router.check_output(f"ip link set dev {cut.interface} down")
     try:
         def down():
-            links_now = _values('probe_success{job="links"}', "link")
+            links_now = _values(monitor, 'probe_success{job="links"}', "link")
             assert links_now[cut.link] == 0
             assert all(links_now[o] == 1 for o in others), links_now
-            alerts = _query(f'ALERTS{{alertname="GovnetLinkDown",alertstate="firing",'
+            alerts = _query(monitor, f'ALERTS{{alertname="GovnetLinkDown",alertstate="firing",'
                             f'link="{cut.link}"}}')
             assert alerts, "GovnetLinkDown not firing"
         eventually(down, timeout=90)
@@ -140,6 +158,6 @@ def test_a_county_link_cut_shows_as_down():
         router.check_output(f"ip link set dev {cut.interface} up")
 
     def back():
-        assert _values('probe_success{job="links"}', "link")[cut.link] == 1
-        assert _values('up{job="node"}', "host")[cut.host] == 1
+        assert _values(monitor, 'probe_success{job="links"}', "link")[cut.link] == 1
+        assert _values(monitor, 'up{job="node"}', "host")[cut.host] == 1
     eventually(back, timeout=150)

@@ -79,9 +79,10 @@ def test_public_qa_channel_is_served(from_internet):
 
 def test_county_reaches_the_portal_by_name():
     host, name = _portal()
-    counties = county_hosts()
+    # a county of the portal's plane: the intranet's never reach the extranet
+    counties = [h for h in county_hosts() if facts(h).planes[:1] == facts(host).planes]
     if not counties:
-        pytest.skip("no county host in this selection")
+        pytest.skip("no county host of the portal's plane in this selection")
     county = counties[0]
     ca = connect(host).file("/etc/nginx/tls/city-ca.crt").content_string
     connect(county).check_output(f"cat > {CA_ON_CLIENT} <<'EOF'\n{ca}EOF")
