@@ -6,8 +6,9 @@ hier_config 3 in .venv). Standard library + ciscoconfparse2 only.
 
     python tests/ciscoconfparse_interfaces.py FILE... > JSON
 
-For each file: every interface with its address (CIDR, or null) and VRF (or null), the VRFs
-defined with their address families, and the static routes that name a VRF.
+For each file: every interface with its address (CIDR, or null), VRF (or null) and dot1q tag (or
+null), the VRFs defined with their lines (description, rd, address families), and the static routes
+that name a VRF (the next hop's interface and address, each null when the route has none).
 """
 
 from __future__ import annotations
@@ -20,7 +21,16 @@ from ciscoconfparse2 import CiscoConfParse
 
 ADDRESS = r"^\s+ip\s+address\s+(\d+\.\d+\.\d+\.\d+\s+\d+\.\d+\.\d+\.\d+)\s*$"
 VRF = r"^\s+vrf\s+forwarding\s+(\S+)\s*$"
-VRF_ROUTE = r"^ip\s+route\s+vrf\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)"
+DOT1Q = r"^\s+encapsulation\s+dot1Q\s+(\d+)\s*$"
+VRF_ROUTE = r"^ip\s+route\s+vrf\s+\S+\s+\S+\s+\S+\s+\S+"
+
+
+def _is_address(word: str) -> bool:
+    try:
+        ipaddress.IPv4Address(word)
+    except ValueError:
+        return False
+    return True
 
 
 def read(path: str) -> dict:
@@ -33,13 +43,20 @@ def read(path: str) -> dict:
         if address:
             ip, mask = address.split()
             address = str(ipaddress.IPv4Interface(f"{ip}/{mask}"))
+        vlan = obj.re_match_iter_typed(DOT1Q, result_type=str, default="")
         interfaces[name] = {"address": address or None,
-                            "vrf": obj.re_match_iter_typed(VRF, result_type=str, default="") or None}
+                            "vrf": obj.re_match_iter_typed(VRF, result_type=str, default="") or None,
+                            "vlan": int(vlan) if vlan else None}
     vrfs = {obj.text.split()[2]: [c.text.strip() for c in obj.children if c.text.strip() != "!"]
             for obj in parse.find_objects(r"^vrf\s+definition\s+\S+")}
     routes = []
     for obj in parse.find_objects(VRF_ROUTE):
-        vrf, prefix, mask, interface, gateway = obj.text.split()[3:8]
+        vrf, prefix, mask, *rest = obj.text.split()[3:]
+        interface = gateway = None
+        if rest and not _is_address(rest[0]):
+            interface, rest = rest[0], rest[1:]
+        if rest and _is_address(rest[0]):
+            gateway = rest[0]
         routes.append({"vrf": vrf, "prefix": str(ipaddress.IPv4Network(f"{prefix}/{mask}")),
                        "interface": interface, "gateway": gateway})
     return {"interfaces": interfaces, "vrfs": vrfs, "vrf_routes": routes}

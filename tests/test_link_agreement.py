@@ -5,7 +5,9 @@ value — addresses, OSPF area, network type and cost, VRF, tunnel endpoints, th
 parsed from the configuration text by the small per-platform parsers below. Each link of each
 stack is its own test case: example-city (all FRR, a WireGuard VPN), a vendor mix derived from it
 (Huawei, H3C, Cisco and FRR; IPsec between vendors and between a vendor and FRR) and, when the file
-exists, example-metro.
+exists, example-metro, whose vendor routers route both planes, each in a VRF: a link between two of
+them is one dot1q sub-interface per plane on each end, and each pair must agree (same VRF, same VLAN,
+one /31, OSPF in a process of that VRF).
 """
 
 from __future__ import annotations
@@ -38,11 +40,12 @@ def vendor_mix() -> dict:
             platform = MIX_PLATFORMS.get(f"{site['name']}.{dev['name']}")
             if platform:
                 dev["platform"] = platform
+    # two counties on the Internet: the extranet only (the intranet never crosses the Internet)
     for county, platform in (("neixiang", "h3c-comware"), ("nanzhao", "frr")):
-        data["sites"].append({"name": county, "kind": "county", "devices": [
+        data["sites"].append({"name": county, "kind": "county", "subnets": {"intranet": None}, "devices": [
             {"name": "gw1", "role": "router", "platform": platform, "internet": {"mode": "vpn"}}]})
     data["links"] += [{"a": "dc.fw1", "b": "neixiang.gw1", "medium": "vpn", "cost": 50},
-                      {"a": "wolong.gw1", "b": "nanzhao.gw1", "medium": "fiber", "cost": 30},
+                      {"a": "wancheng.ext1", "b": "nanzhao.gw1", "medium": "fiber", "cost": 30},
                       {"a": "dc.fw1", "b": "nanzhao.gw1", "medium": "vpn", "name": "nanzhao-vpn"}]
     return data
 
@@ -142,60 +145,86 @@ def interface_address(platform: str, text: str, ifname: str) -> str:
     return dotted(*value(block(cfg, header), "ip address").split())
 
 
-def interface_has_ospf(platform: str, text: str, ifname: str) -> bool:
-    """Whether OSPF runs on one interface (Huawei: a network statement covers its address)."""
-    cfg = blocks(text)
-    if platform == "huawei-vrp":
-        ip = netaddr.IPNetwork(interface_address(platform, text, ifname)).ip
-        ospf = next((b for h, b in cfg.items() if h.startswith("ospf 1 ")), [])
-        for line in ospf:
-            if line.startswith("network "):
-                net, wildcard = line.split()[1:3]
-                inverse = str(netaddr.IPAddress(int(netaddr.IPAddress(wildcard)) ^ 0xFFFFFFFF))
-                if ip in netaddr.IPNetwork(f"{net}/{inverse}"):
-                    return True
-        return False
-    header = f"interface {ifname} mode ipsec" if f"interface {ifname} mode ipsec" in cfg else \
-        f"interface {ifname}"
-    return any("ospf" in line for line in block(cfg, header))
+OSPF_HEADER = {"huawei-vrp": re.compile(r"ospf (\d+)(?: router-id \S+)?(?: vpn-instance (\S+))?"),
+               "h3c-comware": re.compile(r"ospf (\d+)(?: router-id \S+)?(?: vpn-instance (\S+))?"),
+               "cisco-ios": re.compile(r"router ospf (\d+)(?: vrf (\S+))?")}
 
 
-def interface_ospf(platform: str, text: str, ifname: str) -> dict:
-    """Address (CIDR), OSPF area, network type and cost of one interface."""
-    cfg = blocks(text)
-    if platform == "frr":
-        body = block(cfg, f"interface {ifname}")
-        return {"address": value(body, "ip address"), "area": value(body, "ip ospf area"),
-                "network_type": NETWORK_TYPE[value(body, "ip ospf network")],
-                "cost": int(value(body, "ip ospf cost"))}
-    if platform == "cisco-ios":
-        body = block(cfg, f"interface {ifname}")
-        return {"address": dotted(*value(body, "ip address").split()),
-                "area": value(body, "ip ospf 1 area"),
-                "network_type": NETWORK_TYPE[value(body, "ip ospf network")],
-                "cost": int(value(body, "ip ospf cost"))}
-    header = f"interface {ifname} mode ipsec" if f"interface {ifname} mode ipsec" in cfg else \
-        f"interface {ifname}"
-    body = block(cfg, header)
-    address = dotted(*value(body, "ip address").split())
-    if platform == "h3c-comware":
-        area = value(body, "ospf 1 area")
-    else:  # huawei-vrp: the area whose network statement covers the address
-        ospf = next(b for h, b in cfg.items() if h.startswith("ospf 1 "))
-        areas, current = [], None
-        for line in ospf:
+def ospf_processes(platform: str, text: str) -> dict[str, str | None]:
+    """Vendor OSPF process number -> the VRF it runs in (None: the global table)."""
+    out = {}
+    for header in blocks(text):
+        if m := OSPF_HEADER[platform].fullmatch(header):
+            out[m.group(1)] = m.group(2)
+    return out
+
+
+def _huawei_areas(cfg: dict[str, list[str]], address: str) -> list[tuple[str, str]]:
+    """(process, area) of every Huawei OSPF network statement covering an address."""
+    found = []
+    for header, body in cfg.items():
+        if not (m := OSPF_HEADER["huawei-vrp"].fullmatch(header)):
+            continue
+        current = None
+        for line in body:
             if line.startswith("area "):
                 current = line.split()[1]
             elif line.startswith("network "):
                 net, wildcard = line.split()[1:3]
                 inverse = str(netaddr.IPAddress(int(netaddr.IPAddress(wildcard)) ^ 0xFFFFFFFF))
                 if netaddr.IPNetwork(address).ip in netaddr.IPNetwork(f"{net}/{inverse}"):
-                    areas.append(current)
-        assert len(areas) == 1, f"{ifname}: covered by the networks of areas {areas}"
-        area = areas[0]
+                    found.append((m.group(1), current))
+    return found
+
+
+def process_area(body: list[str], keyword: str) -> tuple[str, str]:
+    """(process, area) of the one '<keyword> N area A' line of an interface."""
+    found = [m.groups() for line in body if (m := re.fullmatch(rf"{keyword} (\d+) area (\S+)", line))]
+    assert len(found) == 1, f"expected one '{keyword} N area' line, found {found}"
+    return found[0]
+
+
+def interface_has_ospf(platform: str, text: str, ifname: str) -> bool:
+    """Whether OSPF runs on one interface (Huawei: a network statement covers its address)."""
+    cfg = blocks(text)
+    if platform == "huawei-vrp":
+        return bool(_huawei_areas(cfg, interface_address(platform, text, ifname)))
+    header = f"interface {ifname} mode ipsec" if f"interface {ifname} mode ipsec" in cfg else \
+        f"interface {ifname}"
+    return any("ospf" in line for line in block(cfg, header))
+
+
+def interface_ospf(platform: str, text: str, ifname: str) -> dict:
+    """Address (CIDR), OSPF area, network type and cost of one interface, and the VRF of the
+    OSPF process that runs on it (vendors: the process's own VRF, which must be the interface's;
+    FRR: one process per routing table)."""
+    cfg = blocks(text)
+    if platform == "frr":
+        body = block(cfg, f"interface {ifname}")
+        return {"address": value(body, "ip address"), "area": value(body, "ip ospf area"),
+                "network_type": NETWORK_TYPE[value(body, "ip ospf network")],
+                "cost": int(value(body, "ip ospf cost")),
+                "process_vrf": interface_vrf(platform, text, ifname)}
+    processes = ospf_processes(platform, text)
+    if platform == "cisco-ios":
+        body = block(cfg, f"interface {ifname}")
+        process, area = process_area(body, "ip ospf")
+        return {"address": dotted(*value(body, "ip address").split()), "area": area,
+                "network_type": NETWORK_TYPE[value(body, "ip ospf network")],
+                "cost": int(value(body, "ip ospf cost")), "process_vrf": processes[process]}
+    header = f"interface {ifname} mode ipsec" if f"interface {ifname} mode ipsec" in cfg else \
+        f"interface {ifname}"
+    body = block(cfg, header)
+    address = dotted(*value(body, "ip address").split())
+    if platform == "h3c-comware":
+        process, area = process_area(body, "ospf")
+    else:  # huawei-vrp: the area whose network statement covers the address
+        found = _huawei_areas(cfg, address)
+        assert len(found) == 1, f"{ifname}: covered by the networks of (process, area) {found}"
+        process, area = found[0]
     return {"address": address, "area": area,
             "network_type": NETWORK_TYPE[value(body, "ospf network-type")],
-            "cost": int(value(body, "ospf cost"))}
+            "cost": int(value(body, "ospf cost")), "process_vrf": processes[process]}
 
 
 def swanctl(text: str) -> dict:
@@ -298,17 +327,33 @@ def tunnel(platform: str, files: dict[str, str], host: str, ifname: str) -> dict
 # --------------------------------------------------------------------------- the two ends
 
 
-def ends(compiled, stack: str, link_id: str) -> list[tuple[str, str, str, dict[str, str]]]:
-    """(host, platform, interface name, rendered files) of both ends of a link."""
+def ends(compiled, stack: str, link_id: str,
+         plane: str | None = None) -> list[tuple[str, str, str, dict[str, str]]]:
+    """(host, platform, interface name, rendered files) of both ends of a link: its interface of
+    ``plane`` (a link that carries both planes is a sub-interface per plane), else its first."""
     c, files = compiled(stack)
     link = next(lk for lk in c.vs.stack.links if lk.id == link_id)
     out = []
     for end in (link.a, link.b):
         host = host_name(end)
         facts = c.design.hosts[host]
-        ifname = next(i.name for i in facts.interfaces if i.link == link_id)
+        ifname = next(i.name for i in facts.interfaces if i.link == link_id and plane in (None, i.plane))
         out.append((host, facts.platform, ifname, files))
     return out
+
+
+def link_planes(compiled, stack: str, link_id: str) -> list[str]:
+    """The planes a link carries, as the design gives its first end's interfaces."""
+    c, _files = compiled(stack)
+    link = next(lk for lk in c.vs.stack.links if lk.id == link_id)
+    planes = [i.plane for i in c.design.hosts[host_name(link.a)].interfaces if i.link == link_id]
+    assert planes and len(set(planes)) == len(planes), f"{link_id}: planes {planes}"
+    return planes
+
+
+def plane_ends(compiled, stack: str, link_id: str):
+    """(plane, both ends) for each plane the link carries."""
+    return [(plane, ends(compiled, stack, link_id, plane)) for plane in link_planes(compiled, stack, link_id)]
 
 
 def config_of(host: str, platform: str, files: dict[str, str]) -> str:
@@ -317,18 +362,27 @@ def config_of(host: str, platform: str, files: dict[str, str]) -> str:
 
 @pytest.mark.parametrize(("stack", "link"), link_cases())
 def test_ends_share_one_31(compiled, stack, link):
-    nets = [netaddr.IPNetwork(interface_address(p, config_of(h, p, f), i))
-            for h, p, i, f in ends(compiled, stack, link)]
-    assert [n.prefixlen for n in nets] == [31, 31]
-    assert nets[0].cidr == nets[1].cidr
-    assert nets[0].ip != nets[1].ip
+    """Each plane's pair of ends shares a /31 of its own."""
+    seen = set()
+    for _plane, pair in plane_ends(compiled, stack, link):
+        nets = [netaddr.IPNetwork(interface_address(p, config_of(h, p, f), i)) for h, p, i, f in pair]
+        assert [n.prefixlen for n in nets] == [31, 31]
+        assert nets[0].cidr == nets[1].cidr
+        assert nets[0].ip != nets[1].ip
+        assert nets[0].cidr not in seen
+        seen.add(nets[0].cidr)
 
 
 @pytest.mark.parametrize(("stack", "link"), link_cases(ospf=True))
 def test_ends_agree_on_ospf(compiled, stack, link):
-    a, b = ({k: v for k, v in interface_ospf(p, config_of(h, p, f), i).items() if k != "address"}
-            for h, p, i, f in ends(compiled, stack, link))
-    assert a == b
+    """Per plane: the same area, network type and cost, each end's OSPF process in the VRF its
+    interface is in (a process never reaches into the other plane's VRF)."""
+    for _plane, pair in plane_ends(compiled, stack, link):
+        a, b = ({**interface_ospf(p, config_of(h, p, f), i), "vrf": interface_vrf(p, config_of(h, p, f), i)}
+                for h, p, i, f in pair)
+        assert a["process_vrf"] == a["vrf"] and b["process_vrf"] == b["vrf"]
+        assert ({k: v for k, v in a.items() if k not in ("address", "vrf", "process_vrf")}
+                == {k: v for k, v in b.items() if k not in ("address", "vrf", "process_vrf")})
 
 
 @pytest.mark.parametrize(("stack", "link"), link_cases(vpn_only=True))
@@ -364,10 +418,53 @@ def interface_vrf(platform: str, text: str, ifname: str) -> str | None:
     return found[0] if found else None
 
 
+def interface_vlan(platform: str, text: str, ifname: str) -> int | None:
+    """The dot1q tag a (sub-)interface terminates; None for an untagged port."""
+    cfg = blocks(text)
+    header = f"interface {ifname} mode ipsec" if f"interface {ifname} mode ipsec" in cfg else \
+        f"interface {ifname}"
+    keyword = {"huawei-vrp": "vlan-type dot1q ", "h3c-comware": "vlan-type dot1q vid ",
+               "cisco-ios": "encapsulation dot1Q ", "frr": "encapsulation dot1Q "}[platform]
+    found = [int(line[len(keyword):]) for line in block(cfg, header) if line.startswith(keyword)]
+    assert len(found) <= 1, f"{ifname}: {found}"
+    return found[0] if found else None
+
+
+def host_vrfs(platform: str, text: str) -> set[str]:
+    """The plane VRFs (VPN instances) a vendor config defines, with a route distinguisher each."""
+    cfg = blocks(text)
+    if platform == "frr":
+        return {h.split()[1] for h in cfg if h.startswith("vrf ")}
+    keyword = "vrf definition " if platform == "cisco-ios" else "ip vpn-instance "
+    rd = "rd " if platform == "cisco-ios" else "route-distinguisher "
+    return {h[len(keyword):] for h, body in cfg.items()
+            if h.startswith(keyword) and h != "vrf definition Mgmt-intf"
+            and any(x.startswith(rd) for x in body)}
+
+
 @pytest.mark.parametrize(("stack", "link"), link_cases())
 def test_ends_share_one_routing_table(compiled, stack, link):
-    a, b = (interface_vrf(p, config_of(h, p, f), i) for h, p, i, f in ends(compiled, stack, link))
-    assert a == b
+    """Per plane, each end is in that plane's routing table: the plane's VRF (defined, with its
+    route distinguisher) on a router with a VRF per plane, else the global table of a router that
+    routes that plane alone; two VRF ends are in the same VRF. Both ends use the same dot1q tag (or
+    none); the planes of one link never share a VRF or a tag."""
+    c, _files = compiled(stack)
+    tables, vlans = [], []
+    for plane, pair in plane_ends(compiled, stack, link):
+        got = [(interface_vrf(p, config_of(h, p, f), i), interface_vlan(p, config_of(h, p, f), i))
+               for h, p, i, f in pair]
+        for (h, p, i, f), (vrf, _vlan) in zip(pair, got, strict=True):
+            if c.design.hosts[h].vrfs:
+                assert vrf == plane, f"{h} {i}: the {plane} of {link} is in VRF {vrf}"
+                assert vrf in host_vrfs(p, config_of(h, p, f)), f"{h}: VRF {vrf} is not defined"
+            else:
+                assert vrf is None, f"{h} {i}: no VRF per plane, yet {link} is in VRF {vrf}"
+                assert c.design.hosts[h].planes == [plane], f"{h} routes {c.design.hosts[h].planes}"
+        assert got[0][1] == got[1][1], f"{plane}: {[(h, i) for h, _p, i, _f in pair]} tagged {got}"
+        tables.append(plane)
+        vlans.append(got[0][1])
+    if len(tables) > 1:
+        assert None not in vlans and len(set(vlans)) == len(vlans), vlans
 
 
 def test_vrf_parser_reads_each_platform():
@@ -376,6 +473,23 @@ def test_vrf_parser_reads_each_platform():
     assert interface_vrf("frr", "interface eth1 vrf gov\n ip address 1.1.1.1/31\n", "eth1") == "gov"
     assert interface_vrf("h3c-comware", "interface G1/0/1\n ip address 1.1.1.1 255.255.255.254\n",
                          "G1/0/1") is None
+    assert interface_vlan("h3c-comware", "interface G1/0/1.20\n vlan-type dot1q vid 20\n", "G1/0/1.20") == 20
+    assert interface_vlan("huawei-vrp", "interface G0/0/1.10\n vlan-type dot1q 10\n", "G0/0/1.10") == 10
+    assert interface_vlan("cisco-ios", "interface G0/0/1\n ip address 1.1.1.1 255.255.255.254\n",
+                          "G0/0/1") is None
+    vrp = ("ip vpn-instance extranet\n ipv4-family\n  route-distinguisher 1:20\n#\n"
+           "interface G0/0/1.20\n ip binding vpn-instance extranet\n ip address 10.0.0.1 255.255.255.254\n"
+           " ospf cost 10\n ospf network-type p2p\n#\n"
+           "ospf 1 router-id 1.1.1.1 vpn-instance intranet\n area 0.0.0.0\n  network 10.1.0.0 0.0.0.1\n#\n"
+           "ospf 2 router-id 1.1.1.2 vpn-instance extranet\n area 0.0.0.3\n  network 10.0.0.0 0.0.0.1\n")
+    assert host_vrfs("huawei-vrp", vrp) == {"extranet"}
+    assert interface_ospf("huawei-vrp", vrp, "G0/0/1.20") == {
+        "address": "10.0.0.1/31", "area": "0.0.0.3", "network_type": "point-to-point", "cost": 10,
+        "process_vrf": "extranet"}
+    ios = ("router ospf 1 vrf intranet\n router-id 1.1.1.1\n!\ninterface G0/0/1.20\n encapsulation dot1Q 20\n"
+           " vrf forwarding extranet\n ip address 10.0.0.1 255.255.255.254\n ip ospf 1 area 0.0.0.3\n"
+           " ip ospf network point-to-point\n ip ospf cost 10\n")
+    assert interface_ospf("cisco-ios", ios, "G0/0/1.20")["process_vrf"] == "intranet"  # the check's catch
 
 
 # --------------------------------------------------------------------------- BGP (the provincial uplink)
@@ -409,7 +523,7 @@ def bgp_session(platform: str, text: str) -> dict:
     if platform in ("frr", "cisco-ios"):
         header = next(h for h in cfg if h.startswith("router bgp "))
         body, asn = cfg[header], int(header.split()[2])
-        rid = value(body, "bgp router-id")
+        rid = router_id(body, "bgp router-id")
         remote = {w[1]: int(w[3]) for w in (line.split() for line in body) if w[2:3] == ["remote-as"]}
         lists = {(w[1], w[4]): w[3] for w in (line.split() for line in body) if w[2:3] == ["prefix-list"]}
         networks = [_prefix(line.split(None, 1)[1].replace(" mask ", " ")) for line in body
@@ -418,7 +532,7 @@ def bgp_session(platform: str, text: str) -> dict:
     else:
         header = next(h for h in cfg if re.fullmatch(r"bgp \d+", h))
         body, asn = cfg[header], int(header.split()[1])
-        rid = value(body, "router-id")
+        rid = router_id(body, "router-id")
         remote = {w[1]: int(w[3]) for w in (line.split() for line in body) if w[2:3] == ["as-number"]}
         kw = "ip-prefix" if platform == "huawei-vrp" else "prefix-list"
         lists = {(w[1], w[4]): w[3] for w in (line.split() for line in body) if w[2:3] == [kw]}
@@ -429,7 +543,28 @@ def bgp_session(platform: str, text: str) -> dict:
     for addr, ras in remote.items():
         filt = {directions[d]: plists[name] for (a, d), name in lists.items() if a == addr}
         neighbors[addr] = {"remote_as": ras, **filt}
-    return {"asn": asn, "router_id": rid, "networks": networks, "neighbors": neighbors}
+    return {"asn": asn, "router_id": rid, "networks": networks, "neighbors": neighbors,
+            "vrf": bgp_vrf(platform, body)}
+
+
+def router_id(body: list[str], keyword: str) -> str:
+    """The BGP router ID: the process's and, where the sessions sit in a VRF, the VRF's (one value)."""
+    found = {line.split()[-1] for line in body if line.startswith(keyword + " ")}
+    assert len(found) == 1, f"router IDs {found}"
+    return found.pop()
+
+
+BGP_VRF = {"huawei-vrp": re.compile(r"ipv4-family vpn-instance (\S+)"),
+           "h3c-comware": re.compile(r"ip vpn-instance (\S+)"),
+           "cisco-ios": re.compile(r"address-family ipv4 vrf (\S+)"), "frr": re.compile(r"(?!)")}
+
+
+def bgp_vrf(platform: str, body: list[str]) -> str | None:
+    """The VRF whose address family holds the BGP sessions (None: the global table); a BGP
+    process here serves one VRF at most."""
+    found = [m.group(1) for line in body if (m := BGP_VRF[platform].fullmatch(line))]
+    assert len(found) <= 1, found
+    return found[0] if found else None
 
 
 def permitted(entries: list[tuple[str, str]]) -> set[str]:
@@ -455,6 +590,10 @@ def test_ebgp_ends_agree(compiled, stack, link):
     addr_a = str(netaddr.IPNetwork(interface_address(pa, config_of(ha, pa, fa), ia)).ip)
     addr_b = str(netaddr.IPNetwork(interface_address(pb, config_of(hb, pb, fb), ib)).ip)
     na, nb = a["neighbors"][addr_b], b["neighbors"][addr_a]
+    # the sessions sit in the routing table of the uplink's interface (the extranet's VRF on a
+    # router with a VRF per plane)
+    assert a["vrf"] == interface_vrf(pa, config_of(ha, pa, fa), ia)
+    assert b["vrf"] == interface_vrf(pb, config_of(hb, pb, fb), ib)
     assert na["remote_as"] == b["asn"] and nb["remote_as"] == a["asn"]
     assert a["asn"] != b["asn"]
     assert permitted(na["out"]) == permitted(nb["in"]) and permitted(na["out"])

@@ -9,8 +9,9 @@
   including the management port GigabitEthernet0 in VRF Mgmt-intf and its route.
 
 The files are those of every example stack (stacks/*.yaml) plus the vendor variants of
-example-city (every router and firewall on one vendor, with a switch and IPsec VPNs) and the
-vendor mix of tests/test_link_agreement.py.
+example-city (every router and firewall on one vendor, with a switch and IPsec VPNs) and of
+example-metro (every router on one vendor: a VRF per plane, dot1q sub-interfaces, BGP in a VRF),
+and the vendor mix of tests/test_link_agreement.py.
 """
 
 from __future__ import annotations
@@ -53,11 +54,25 @@ def _variant(platform: str) -> dict:
     return data
 
 
+def _metro_variant(platform: str) -> dict:
+    """example-metro with every router on one vendor: each platform renders the VRF per plane,
+    the dot1q sub-interfaces and the provincial uplink's BGP in the extranet VRF."""
+    data = yaml.safe_load((REPO / "stacks" / "example-metro.yaml").read_text(encoding="utf-8"))
+    data["defaults"] = {**(data.get("defaults") or {}), "platform": platform}
+    data.get("kinds", {}).get("unit", {}).pop("platform", None)
+    for site in data["sites"]:
+        site.pop("platform", None)
+        for dev in site["devices"]:
+            dev.pop("platform", None)
+    return data
+
+
 def _stacks() -> dict[str, Path | Callable[[], dict]]:
     from test_link_agreement import vendor_mix
 
     out: dict[str, Path | Callable[[], dict]] = {p.stem: p for p in STACK_FILES}
     out.update({f"all-{v}": (lambda v=v: _variant(v)) for v in VENDORS})
+    out.update({f"metro-{v}": (lambda v=v: _metro_variant(v)) for v in VENDORS})
     out["vendor-mix"] = vendor_mix
     return out
 
@@ -163,22 +178,37 @@ def ciscoconfparse(paths: list[Path]) -> dict:
 
 
 def design_view(c: Compiled, host: str) -> dict:
-    """What ciscoconfparse2 must find in a Cisco host's file, from the compiled design."""
+    """What ciscoconfparse2 must find in a Cisco host's file, from the compiled design: on a
+    router with a VRF per plane, a loopback per VRF, every LAN, link and tunnel interface in its
+    plane's VRF, a link carrying both planes as an untagged port and a dot1Q sub-interface per
+    plane, and the BGP discard routes in the uplink's VRF."""
     h = c.design.hosts[host]
     mgmt = h.management
-    interfaces = {mgmt.interface: {"address": mgmt.address, "vrf": MGMT_VRF}}
-    if h.role in ("router", "firewall"):
-        interfaces["Loopback0"] = {"address": f"{h.loopback}/32", "vrf": None}
+    vrfs = h.vrfs or []
+    interfaces = {mgmt.interface: {"address": mgmt.address, "vrf": MGMT_VRF, "vlan": None}}
+    if vrfs:
+        for v in vrfs:
+            interfaces[v.loopback_interface] = {"address": f"{v.loopback}/32", "vrf": v.name, "vlan": None}
+    elif h.role in ("router", "firewall"):
+        interfaces["Loopback0"] = {"address": f"{h.loopback}/32", "vrf": None, "vlan": None}
     for iface in h.interfaces:
-        interfaces[iface.name] = {"address": iface.address, "vrf": None}
+        if iface.parent:
+            interfaces[iface.parent] = {"address": None, "vrf": None, "vlan": None}
+        interfaces[iface.name] = {"address": iface.address, "vrf": iface.vrf, "vlan": iface.vlan}
     routing = h.role in ("router", "firewall")
-    route = {"vrf": MGMT_VRF, "interface": mgmt.interface, "gateway": mgmt.gateway,
-             "prefix": str(c.vs.stack.address_plan.management) if routing else "0.0.0.0/0"}
-    return {"interfaces": interfaces, "vrfs": {MGMT_VRF: ["address-family ipv4", "exit-address-family"]},
-            "vrf_routes": [route]}
+    routes = [{"vrf": MGMT_VRF, "interface": mgmt.interface, "gateway": mgmt.gateway,
+               "prefix": str(c.vs.stack.address_plan.management) if routing else "0.0.0.0/0"}]
+    if h.bgp and h.bgp.vrf:
+        routes = [{"vrf": h.bgp.vrf, "interface": "Null0", "gateway": None, "prefix": prefix}
+                  for prefix in h.bgp.networks] + routes
+    defined = {v.name: [f"description govnet {v.name} plane", f"rd {v.rd}", "address-family ipv4",
+                        "exit-address-family"] for v in vrfs}
+    return {"interfaces": interfaces,
+            "vrfs": {**defined, MGMT_VRF: ["address-family ipv4", "exit-address-family"]},
+            "vrf_routes": routes}
 
 
-CISCO_STACKS = ["example-metro", "all-cisco-ios", "vendor-mix"]
+CISCO_STACKS = ["example-metro", "all-cisco-ios", "vendor-mix", "metro-cisco-ios"]
 
 
 @pytest.mark.parametrize("stack", CISCO_STACKS)
@@ -203,5 +233,21 @@ def test_ciscoconfparse_check_sees_a_wrong_vrf(tmp_path):
                     "255.255.255.240\n!\nip route vrf Mgmt-vrf 0.0.0.0 0.0.0.0 GigabitEthernet0 "
                     "198.18.128.1\n", encoding="utf-8")
     parsed = ciscoconfparse([path])[str(path)]
-    assert parsed["interfaces"] == {"GigabitEthernet0": {"address": "198.18.128.2/28", "vrf": "Mgmt-vrf"}}
+    assert parsed["interfaces"] == {"GigabitEthernet0": {"address": "198.18.128.2/28", "vrf": "Mgmt-vrf",
+                                                         "vlan": None}}
     assert parsed["vrf_routes"][0]["vrf"] == "Mgmt-vrf"
+
+
+def test_ciscoconfparse_check_sees_a_sub_interface_in_the_global_table(tmp_path):
+    path = tmp_path / "r.cfg"
+    path.write_text("vrf definition extranet\n rd 64601:20\n !\n address-family ipv4\n"
+                    " exit-address-family\n!\n"
+                    "interface GigabitEthernet0/0/2.20\n encapsulation dot1Q 20\n ip address 10.13.4.222 "
+                    "255.255.255.254\n!\nip route vrf extranet 10.8.0.0 255.252.0.0 Null0 254 name x\n",
+                    encoding="utf-8")
+    parsed = ciscoconfparse([path])[str(path)]
+    assert parsed["interfaces"]["GigabitEthernet0/0/2.20"] == {"address": "10.13.4.222/31", "vrf": None,
+                                                              "vlan": 20}
+    assert parsed["vrfs"] == {"extranet": ["rd 64601:20", "address-family ipv4", "exit-address-family"]}
+    assert parsed["vrf_routes"] == [{"vrf": "extranet", "prefix": "10.8.0.0/14", "interface": "Null0",
+                                     "gateway": None}]

@@ -190,12 +190,31 @@ def _needs(vs: ValidStack) -> tuple[list[_Need], list[_Need]]:
         else:
             blocks.append(_Need(f"link:{link.id}", "links", 31, "point-to-point link networks",
                                 link._path))
+    blocks += _vrf_needs(vs)
     if has_internet:
         plen = max(netaddr.IPNetwork(vs.stack.address_plan.internet).prefixlen,
                    INTERNET_SEGMENT_PREFIX)
         blocks.insert(0, _Need("internet-segment", "internet", plen, "the Internet segment",
                                ("address_plan", "internet")))
     return blocks, hosts
+
+
+def _vrf_needs(vs: ValidStack) -> list[_Need]:
+    """What a VRF per plane adds (vendor routers that route both planes): a loopback for each
+    plane after the first (``loopback:<device>:<plane>``; the first plane keeps
+    ``loopback:<device>``), and a /31 for each plane after the first of a link that carries both
+    (``link:<id>:<plane>``, one dot1q sub-interface per plane). They come after every other need,
+    so a stack without such routers is planned exactly as before and a lock only gains entries."""
+    out: list[_Need] = []
+    for key, dev in vs.devices.items():
+        if dev.role in (m.Role.router, m.Role.firewall):
+            out += [_Need(f"loopback:{key}:{plane}", "loopbacks", 32, "router loopbacks", dev._path)
+                    for plane in vs.planes[key][1:]]
+    for link in vs.stack.links:
+        if link.medium != m.Medium.vpn:
+            out += [_Need(f"link:{link.id}:{plane}", "links", 31, "point-to-point link networks",
+                          link._path) for plane in vs.link_planes.get(link.id, ())[1:]]
+    return out
 
 
 def _fix_prefix(have: int, needed: int, plen: int) -> int:

@@ -37,6 +37,7 @@ from govnet.facts import (
     Rule,
     ServiceEntry,
     Tunnel,
+    Vrf,
 )
 from govnet.perf import no_gc
 from govnet.rules import ValidStack, host_name
@@ -61,6 +62,13 @@ PORTS: dict[m.Platform, dict] = {
                            "loopback": "Loopback0", "tunnel": "Tunnel{n}",
                            "wan": "GigabitEthernet0/0/0"},
 }
+
+#: A vendor router that routes both planes keeps each in a VRF named after it (Huawei/H3C VPN
+#: instance, Cisco VRF). A link joining two such routers carries both planes on one port: one dot1q
+#: sub-interface per plane, tagged with the plane's VLAN id, each with its own /31. The VLAN id also
+#: numbers the VRF's route distinguisher (<city ASN>:<VLAN id>) and the plane's OSPF process is the
+#: plane's place in m.PLANES plus one (intranet 1, extranet 2).
+VRF_VLANS = {"intranet": 10, "extranet": 20}
 
 #: Administrative distance of the backup static default towards the data center.
 FLOATING_DEFAULT_DISTANCE = 250
@@ -114,6 +122,13 @@ def _ports(vs: ValidStack, key: str) -> dict:
 
 def _routes(vs: ValidStack, key: str) -> bool:
     return vs.devices[key].role in (m.Role.router, m.Role.firewall)
+
+
+def _vrf_planes(vs: ValidStack, key: str) -> tuple[str, ...]:
+    """The planes a routing device keeps each in a VRF of its own: all of them when it routes
+    more than one (validation allows that on VRF platforms only), else none (the global table)."""
+    planes = vs.planes[key]
+    return planes if _routes(vs, key) and len(planes) > 1 else ()
 
 
 # --- builders, in the order they run ---------------------------------------------------------------
@@ -256,12 +271,16 @@ def build_router_lans(vs: ValidStack, plan: Plan, d: Draft) -> None:
             if vs.gateways.get((site_name, zone)) != key:
                 continue
             subnet = plan.entries[f"subnet:{site_name}:{zone}"]
-            h.interfaces.append(Interface(
+            iface = Interface(
                 name=f"lan{n - ports['first']}" if linux else ports["port"].format(n=n), kind="lan",
-                plane=vs.zones[zone].plane, zone=zone, address=f"{_first_host(subnet)}/{parse_cidr(subnet)[1]}", network=subnet,
+                plane=vs.zones[zone].plane, zone=zone,
+                address=f"{_first_host(subnet)}/{parse_cidr(subnet)[1]}", network=subnet,
                 description=f"{zone} LAN of {site_name}",
                 ospf=InterfaceOspf(area=vs.site_settings[site_name]["ospf_area"], passive=True,
-                                   cost=settings["ospf_cost"], network_type="broadcast")))
+                                   cost=settings["ospf_cost"], network_type="broadcast"))
+            if _vrf_planes(vs, key):
+                iface.vrf = iface.plane
+            h.interfaces.append(iface)
             n += 1
 
 
@@ -294,44 +313,70 @@ def _tunnel(vs: ValidStack, plan: Plan, d: Draft, link: m.Link, side: str) -> In
         h.static_routes.append(Route(prefix=f"{tunnel.peer_public}/32", next_hop=d.city.internet_gateway,
                                      interface=ports["wan"], distance=1,
                                      description=f"tunnel to {tunnel.peer}"))
-    return Interface(name=tunnel.interface, kind="tunnel", plane=vs.link_planes[link.id][0],
-                     address=mine, network=canonical(inner),
-                     peer=tunnel.peer, peer_address=theirs, medium="vpn", link=link.id,
-                     description=f"VPN to {tunnel.peer}")
+    iface = Interface(name=tunnel.interface, kind="tunnel", plane=vs.link_planes[link.id][0],
+                      address=mine, network=canonical(inner),
+                      peer=tunnel.peer, peer_address=theirs, medium="vpn", link=link.id,
+                      description=f"VPN to {tunnel.peer}")
+    if _vrf_planes(vs, key):  # the tunnel's inside in its plane's VRF; its outside (the WAN) global
+        iface.vrf = iface.plane
+    return iface
+
+
+def _link_ports(vs: ValidStack, plan: Plan, link: m.Link, side: str, port: str) -> list[Interface]:
+    """One end of a cable on ``port``: the port itself, or on a link that carries both planes
+    (two routers with a VRF per plane) one dot1q sub-interface per plane, each in its plane's VRF
+    with its own /31 (``link:<id>`` for the first plane, ``link:<id>:<plane>`` for the others)."""
+    key, peer = (link.a, link.b) if side == "a" else (link.b, link.a)
+    planes = vs.link_planes[link.id]
+    vrf = bool(_vrf_planes(vs, key))
+    out = []
+    for i, plane in enumerate(planes):
+        cidr = plan.entries[f"link:{link.id}" if i == 0 else f"link:{link.id}:{plane}"]
+        mine, theirs = _pair(cidr, side)
+        sub = len(planes) > 1
+        iface = Interface(name=f"{port}.{VRF_VLANS[plane]}" if sub else port, kind="link",
+                          plane=plane, address=mine, network=canonical(cidr), peer=host_name(peer),
+                          peer_address=theirs, medium=link.medium.value, link=link.id,
+                          bandwidth_mbps=link.bandwidth_mbps,
+                          description=f"{link.medium.value} to {host_name(peer)}"
+                          + (f" ({plane})" if sub else ""))
+        if vrf:
+            iface.vrf = plane
+        if sub:
+            iface.vlan, iface.parent = VRF_VLANS[plane], port
+        out.append(iface)
+    if len(planes) > 1 and not vrf:
+        raise DesignError(f"{host_name(key)}: link {link.id} carries {' and '.join(planes)}, but "
+                          "the host keeps no VRF per plane")
+    return out
 
 
 def build_links(vs: ValidStack, plan: Plan, d: Draft) -> None:
-    """Both ends of every link, in file order: a /31 port per cable, a tunnel per VPN link, each
+    """Both ends of every link, in file order: a /31 port per cable (a dot1q sub-interface per
+    plane, each with its /31, where the cable carries both planes), a tunnel per VPN link, each
     speaking OSPF point-to-point in the link's area, except the provincial uplink (eBGP, no OSPF:
     see :func:`build_bgp`)."""
     next_port: dict[str, int] = {}
     ebgp = {lk.id for lk in province_links(vs)}
     for link in vs.stack.links:
-        for side, key, peer in (("a", link.a, link.b), ("b", link.b, link.a)):
+        for side, key in (("a", link.a), ("b", link.b)):
             if not _routes(vs, key):
                 continue
             h, ports = d.hosts[host_name(key)], _ports(vs, key)
             if link.medium == m.Medium.vpn:
-                iface = _tunnel(vs, plan, d, link, side)
+                ifaces = [_tunnel(vs, plan, d, link, side)]
             else:
                 n = next_port.get(key) or ports["first"] + sum(i.kind == "lan" for i in h.interfaces)
                 next_port[key] = n + 1
-                mine, theirs = _pair(plan.entries[f"link:{link.id}"], side)
-                iface = Interface(name=ports["port"].format(n=n), kind="link",
-                                  plane=vs.link_planes[link.id][0], address=mine,
-                                  network=canonical(plan.entries[f"link:{link.id}"]), peer=host_name(peer),
-                                  peer_address=theirs, medium=link.medium.value, link=link.id,
-                                  bandwidth_mbps=link.bandwidth_mbps,
-                                  description=f"{link.medium.value} to {host_name(peer)}")
-            if link.id in ebgp:
+                ifaces = _link_ports(vs, plan, link, side, ports["port"].format(n=n))
+            for iface in ifaces:
+                if link.id not in ebgp:
+                    iface.ospf = InterfaceOspf(area=vs.link_area[link.id], passive=False,
+                                               cost=link.cost or vs.device_settings[key]["ospf_cost"],
+                                               network_type="point-to-point")
+                    if link.bfd:
+                        iface.ospf.bfd = True
                 h.interfaces.append(iface)
-                continue
-            iface.ospf = InterfaceOspf(area=vs.link_area[link.id], passive=False,
-                                       cost=link.cost or vs.device_settings[key]["ospf_cost"],
-                                       network_type="point-to-point")
-            if link.bfd:
-                iface.ospf.bfd = True
-            h.interfaces.append(iface)
 
 
 def build_floating_defaults(vs: ValidStack, _plan: Plan, d: Draft) -> None:
@@ -355,17 +400,36 @@ def build_floating_defaults(vs: ValidStack, _plan: Plan, d: Draft) -> None:
                                          description="backup default towards the DC"))
 
 
-def build_ospf(vs: ValidStack, _plan: Plan, d: Draft) -> None:
+def build_ospf(vs: ValidStack, plan: Plan, d: Draft) -> None:
     """The OSPF process of a router: its areas, the loopback's area, whether it originates the
-    default (the egress firewall)."""
+    default (the egress firewall). A router with a VRF per plane runs one process per VRF, over
+    that VRF's interfaces and loopback only (the first plane's loopback is the router's
+    ``loopback``, LoopBack0; each further plane has LoopBack1, ... from ``loopback:<key>:<plane>``);
+    its ``ospf`` is then its first VRF's process."""
+    city_asn = vs.stack.city.asn
     for key in vs.devices:
         if not _routes(vs, key):
             continue
         h = d.hosts[host_name(key)]
         area = vs.site_settings[vs.site_of[key]]["ospf_area"]
-        areas = {i.ospf.area for i in h.interfaces if i.ospf} | {area}
-        h.ospf = Ospf(router_id=h.router_id, areas=sorted(areas, key=to_int), loopback_area=area,
-                      default_originate=bool(h.internet and h.internet.mode == "egress"))
+        planes = _vrf_planes(vs, key)
+        if not planes:
+            areas = {i.ospf.area for i in h.interfaces if i.ospf} | {area}
+            h.ospf = Ospf(router_id=h.router_id, areas=sorted(areas, key=to_int), loopback_area=area,
+                          default_originate=bool(h.internet and h.internet.mode == "egress"))
+            continue
+        loopback = _ports(vs, key)["loopback"].rstrip("0123456789")  # LoopBack0 -> LoopBack
+        h.vrfs = []
+        for i, plane in enumerate(planes):
+            rid = h.loopback if i == 0 else address(plan.entries[f"loopback:{key}:{plane}"])
+            areas = {x.ospf.area for x in h.interfaces if x.ospf and x.vrf == plane} | {area}
+            vlan = VRF_VLANS[plane]
+            h.vrfs.append(Vrf(
+                name=plane, vlan=vlan, rd=f"{city_asn or rid}:{vlan}",
+                loopback_interface=f"{loopback}{i}", loopback=rid,
+                ospf=Ospf(router_id=rid, areas=sorted(areas, key=to_int), loopback_area=area,
+                          default_originate=False, process=m.PLANES.index(plane) + 1, vrf=plane)))
+        h.ospf = h.vrfs[0].ospf
 
 
 def build_bgp(vs: ValidStack, _plan: Plan, d: Draft) -> None:
@@ -383,8 +447,16 @@ def build_bgp(vs: ValidStack, _plan: Plan, d: Draft) -> None:
             h, peer_name = d.hosts[host_name(key)], host_name(peer)
             iface = next(i for i in h.interfaces if i.link == link.id)
             if h.bgp is None:
+                # with a VRF per plane, the sessions sit in the uplink's VRF (the extranet's),
+                # identified by that VRF's loopback: the province never sees an intranet address
+                vrf = next((v for v in h.vrfs or () if v.name == iface.vrf), None)
                 h.bgp = Bgp(asn=province.bgp.asn if site is province else city_asn,
-                            router_id=h.router_id, networks=list(mine), neighbors=[])
+                            router_id=vrf.loopback if vrf else h.router_id, networks=list(mine),
+                            neighbors=[])
+                if vrf:
+                    h.bgp.vrf = vrf.name
+            elif h.bgp.vrf != iface.vrf:
+                raise DesignError(f"{h.name}: provincial uplinks in VRFs {h.bgp.vrf} and {iface.vrf}")
             h.bgp.neighbors.append(BgpNeighbor(
                 address=iface.peer_address, peer=peer_name, interface=iface.name, link=link.id,
                 remote_as=city_asn if site is province else province.bgp.asn,
@@ -393,11 +465,28 @@ def build_bgp(vs: ValidStack, _plan: Plan, d: Draft) -> None:
                 export_list=f"TO-{peer_name.upper()}", exports=list(mine)))
 
 
+def check_vrfs(_vs: ValidStack, _plan: Plan, d: Draft) -> None:
+    """On a router with a VRF per plane, every LAN, link and tunnel interface is bound to the VRF
+    of its plane and no OSPF process spans two VRFs; no other host binds anything to a VRF."""
+    for h in d.hosts.values():
+        vrfs = {v.name for v in h.vrfs or ()}
+        for i in h.interfaces:
+            want = i.plane if vrfs and i.kind in ("lan", "link", "tunnel") else None
+            if i.vrf != want or (want and want not in vrfs):
+                raise DesignError(f"{h.name}: {i.name} ({i.kind}, {i.plane}) is in VRF {i.vrf}, "
+                                  f"not {want} (the host's VRFs: {', '.join(sorted(vrfs)) or 'none'})")
+
+
 def check_routes(_vs: ValidStack, _plan: Plan, d: Draft) -> None:
-    """Every route sits on an interface of its host whose network holds its next hop."""
+    """Every route sits on an interface of its host whose network holds its next hop, in the
+    global table (the configurations write static routes there)."""
     for h in d.hosts.values():
         nets = {i.name: i.address for i in h.interfaces}
+        vrf_of = {i.name: i.vrf for i in h.interfaces}
         for r in [*h.static_routes, *([h.default_route] if h.default_route else [])]:
+            if vrf_of.get(r.interface):
+                raise DesignError(f"{h.name}: the route to {r.prefix} is on {r.interface}, which is "
+                                  f"in VRF {vrf_of[r.interface]}: static routes are global")
             cidr = nets.get(r.interface)
             if cidr is None or network_first(cidr) != network_first(f"{r.next_hop}/{parse_cidr(cidr)[1]}"):
                 raise DesignError(
@@ -459,7 +548,7 @@ Builder = Callable[[ValidStack, Plan, Draft], None]
 BUILDERS: tuple[Builder, ...] = (
     build_city, build_services, build_applications, build_databases,
     build_hosts, build_internet, build_server_lans, build_router_lans, build_links,
-    build_floating_defaults, build_ospf, build_bgp, check_routes,
+    build_floating_defaults, build_ospf, build_bgp, check_vrfs, check_routes,
     build_primary_addresses, build_listen, build_monitoring, build_backup, build_firewall, build_names,
 )
 

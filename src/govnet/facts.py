@@ -186,6 +186,9 @@ class Interface(Facts):
     bandwidth_mbps: int | None = None
     description: str
     ospf: InterfaceOspf | None = None
+    vrf: str | None = None  # on a router with a VRF per plane: the VRF it is bound to (its plane)
+    vlan: int | None = None  # a dot1q sub-interface (a link carrying both planes): its tag
+    parent: str | None = None  # a dot1q sub-interface: its physical port
 
 
 class Route(Facts):
@@ -223,6 +226,21 @@ class Ospf(Facts):
     areas: list[str]
     loopback_area: str
     default_originate: bool
+    process: int | None = None  # set on a router with a VRF per plane: the process of one VRF
+    vrf: str | None = None
+
+
+class Vrf(Facts):
+    """A plane's VRF (Huawei/H3C VPN instance, Cisco VRF) on a vendor router that routes both
+    planes: every LAN, link and tunnel interface of the plane is bound to it, it runs an OSPF
+    process of its own and has its own loopback (its router ID)."""
+
+    name: str  # the plane: intranet | extranet
+    vlan: int  # the dot1q tag of its sub-interface on a link that carries both planes
+    rd: str  # route distinguisher: <city ASN>:<vlan> (the router ID instead without an ASN)
+    loopback_interface: str
+    loopback: str  # its router ID, routed in its plane only
+    ospf: Ospf
 
 
 class BgpNeighbor(Facts):
@@ -248,6 +266,7 @@ class Bgp(Facts):
     router_id: str
     networks: list[str]  # originated prefixes, each held in the RIB by a static discard route
     neighbors: list[BgpNeighbor]
+    vrf: str | None = None  # on a router with a VRF per plane: the VRF the sessions are in
 
 
 class Rule(Facts):
@@ -313,6 +332,8 @@ class HostFacts(Facts):
     router_id: str | None = None
     ospf: Ospf | None = None
     bgp: Bgp | None = None  # the ends of the provincial uplink
+    vrfs: list[Vrf] | None = None  # a vendor router routing both planes: one VRF per plane
+    #   (its ``ospf`` is then its first VRF's process, and ``loopback`` that VRF's loopback)
     primary_address: str | None = None  # where the host is scraped and named
     firewall: Firewall | None = None  # Linux hosts of the city
     listen: dict[str, str] = {}  # service (and node-exporter) -> the address it listens on here
