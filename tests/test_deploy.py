@@ -1,5 +1,5 @@
 """govnet deploy and drift for real, on the smallest lab (smoke-town's four FRR routers and
-firewalls and its server): a good change is confirmed, a change that cuts the controller off is
+firewalls and its two servers): a good change is confirmed, a change that cuts the controller off is
 rolled back by the device itself within its timer, a device cut off in the middle of a deploy
 fails alone and a re-run completes it, and drift finds out-of-band changes that `govnet up` then
 repairs. The lab is brought up by the module's fixture (its own state folder) and removed after.

@@ -201,8 +201,11 @@ def interface_ospf(platform: str, text: str, ifname: str) -> dict:
     cfg = blocks(text)
     if platform == "frr":
         body = block(cfg, f"interface {ifname}")
+        # strongSwan's TUN device is point-to-point by its flags: ospfd takes its type from them
+        implicit = ifname.startswith("ipsec") and not any(x.startswith("ip ospf network") for x in body)
+        network_type = "point-to-point" if implicit else NETWORK_TYPE[value(body, "ip ospf network")]
         return {"address": value(body, "ip address"), "area": value(body, "ip ospf area"),
-                "network_type": NETWORK_TYPE[value(body, "ip ospf network")],
+                "network_type": network_type,
                 "cost": int(value(body, "ip ospf cost")),
                 "process_vrf": interface_vrf(platform, text, ifname)}
     processes = ospf_processes(platform, text)
@@ -703,9 +706,11 @@ def interface_bfd(platform: str, text: str, ifname: str) -> dict | None:
         assert f"profile {name}" in bfd, f"{ifname}: BFD profile {name} is not in the bfd block"
         start = bfd.index(f"profile {name}") + 1
         profile = bfd[start:bfd.index("exit", start)]
+        # bfdd's default multiplier (3) is left out, as bfdd itself shows it
+        multiplier = [x for x in profile if x.startswith("detect-multiplier")]
         return {"tx_ms": int(value(profile, "transmit-interval")),
                 "rx_ms": int(value(profile, "receive-interval")),
-                "multiplier": int(value(profile, "detect-multiplier"))}
+                "multiplier": int(value(profile, "detect-multiplier")) if multiplier else 3}
     if platform == "huawei-vrp":
         assert "ospf bfd enable" in body, f"{ifname}: BFD settings without 'ospf bfd enable': {lines}"
         assert "bfd" in cfg, "OSPF BFD on an interface, but BFD is not enabled globally ('bfd' view)"

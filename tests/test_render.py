@@ -301,8 +301,8 @@ def test_security_control_rendered(compiled, rendered, name, control):
             other = city_servers - {server}
             assert not [a for a in other if re.search(rf"\b{re.escape(a)}\b", text)], \
                 f"{path}: names another plane's server"
-        for pattern in CONTROLS[name][control]:
-            pattern = pattern.replace(r"198\.18\.0\.2", re.escape(server))
+        for wanted in CONTROLS[name][control]:
+            pattern = wanted.replace(r"198\.18\.0\.2", re.escape(server))
             assert re.search(pattern, text, re.MULTILINE), f"{path}: no match for {pattern!r}"
 
 

@@ -252,7 +252,8 @@ class Device(Settings):
                                           "this device is the gateway of (default: all, when it "
                                           "is the site's only routing device)")
     planes: list[Plane] | None = Field(
-        None, min_length=1, max_length=2, description="routers/firewalls: the planes (intranet, extranet) this device routes "
+        None, min_length=1, max_length=2,
+        description="routers/firewalls: the planes (intranet, extranet) this device routes "
         "(default: the planes of the zones it is the gateway of; a router that is no zone's "
         "gateway: its site's planes). A platform without VRFs (frr) routes one plane; a vendor "
         "router routes each plane in a VRF of its own (docs/adr/0001-planes.md)")

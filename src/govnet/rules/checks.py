@@ -605,7 +605,8 @@ def check_plane_services(r: Resolved, report: Report) -> None:
                  and r.sites[r.site_of[k]].kind not in _NOT_THE_CITYS]
         if not users:
             continue
-        missing = [svc.value for svc in standard.CLIENT_SERVICES if servers[svc] and plane not in servers[svc]]
+        missing = [svc.value for svc in standard.CLIENT_SERVICES
+                   if servers[svc] and plane not in servers[svc]]
         if missing:
             dc = next((s for s in r.sites.values() if s.kind == m.SiteKind.datacenter), None)
             report.error(dc._path if dc else ("sites",), "plane-without-service",

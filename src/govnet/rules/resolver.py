@@ -309,7 +309,7 @@ def device_planes(r: Resolved) -> dict[str, tuple[str, ...]]:
     on none."""
     out: dict[str, tuple[str, ...]] = {}
     claimed: dict[str, set[str]] = {}
-    for (site, zone), keys in r.gateway_claims.items():
+    for (_site, zone), keys in r.gateway_claims.items():
         for key in keys:
             if zone in r.zones:
                 claimed.setdefault(key, set()).add(r.zones[zone].plane)
