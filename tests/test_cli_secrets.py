@@ -126,3 +126,105 @@ def test_drift_with_a_wrong_vault_password_stops_before_any_host(project):
     assert proc.returncode == 2, out
     assert "govnet drift: " in proc.stderr and "cannot decrypt" in proc.stderr
     assert "==> network devices" not in out and "==> Linux hosts" not in out
+
+
+# ------------------------------------------------------------------ govnet up and the vault
+
+
+def test_up_with_a_wrong_vault_password_stops_before_anything_is_provisioned(project):
+    password = _vault(project, f"govnet_vault:\n  snmp_auth_key: {SNMP_AUTH}\n"
+                               f"  snmp_priv_key: {SNMP_PRIV}\n")
+    password.write_text("not-the-password")
+    proc = govnet(project, "up", "stacks/vendor-town.yaml", "--platform", "ssh",
+                  "--vault-password-file", str(password))
+    out = _no_leak(proc)
+    assert proc.returncode == 2, out  # README: 2 invalid input
+    assert "govnet up: " in proc.stderr and "vendor-town.vault.yml: cannot decrypt" in proc.stderr
+    assert "--vault-password-file or GOVNET_VAULT_PASSWORD_FILE" in proc.stderr
+    # the validate phase stopped the run: no Pulumi, no Ansible, and the summary says so
+    assert "==> validate" in proc.stdout and "==> provision" not in proc.stdout, out
+    assert "==> configure" not in proc.stdout and "configured: not run" in proc.stdout, out
+    state = project / "state"
+    assert not (state / "stacks" / "vendor-town" / "ansible").exists()
+    assert not [p for p in state.rglob("*") if "pulumi" in p.name.lower()
+                       or (p.suffix == ".json" and p.name != "last-run.json")], sorted(state.rglob("*"))
+
+
+def test_up_of_an_encrypted_vault_without_a_password_says_how_to_give_one(project):
+    _vault(project, f"govnet_vault:\n  snmp_auth_key: {SNMP_AUTH}\n")
+    proc = govnet(project, "up", "stacks/vendor-town.yaml", "--platform", "ssh", "--check")
+    out = _no_leak(proc)
+    assert proc.returncode == 2, out
+    assert "vendor-town.vault.yml is encrypted: give --vault-password-file" in proc.stderr
+    assert "==> provision" not in proc.stdout
+
+
+def test_up_gives_ansible_the_vault_as_govnet_vault(project, tmp_path):
+    """The validate phase reads the vault given with --vault; the configure phase's extra
+    variables carry it as govnet_vault (the monitoring role's SNMPv3 keys, the router role's)."""
+    from govnet import job, paths
+
+    password = _vault(project, f"govnet_vault:\n  snmp_auth_key: {SNMP_AUTH}\n"
+                               f"  snmp_priv_key: {SNMP_PRIV}\n")
+    moved = tmp_path / "elsewhere.vault.yml"
+    (project / "secrets" / "vendor-town.vault.yml").rename(moved)
+    stack = project / "stacks" / "vendor-town.yaml"
+    say: list[str] = []
+    run = job._Run(stack, paths.Project(stack), "ssh", False, say.append,
+                   job.Summary("vendor-town", "ssh"), vault=str(moved),
+                   vault_password_file=str(password))
+    assert "govnet_vault" not in run.extravars()  # nothing read yet
+    job._validate_phase(run, None)
+    extra = run.extravars()
+    assert extra["govnet_vault"] == {"snmp_auth_key": SNMP_AUTH, "snmp_priv_key": SNMP_PRIV}
+    assert extra["govnet_state_dir"] == str(paths.Project(stack).stack_state)
+    assert "  the city's vault: 2 secret(s)" in say and not any(SNMP_AUTH in line for line in say)
+    # the deploy phase fills the vendor configs' placeholders from the same values
+    assert run.secrets.values["snmp_priv_key"] == SNMP_PRIV
+
+
+def test_up_without_a_vault_gives_ansible_no_govnet_vault(project):
+    from govnet import job, paths
+
+    stack = project / "stacks" / "vendor-town.yaml"
+    run = job._Run(stack, paths.Project(stack), "ssh", False, lambda _m: None,
+                   job.Summary("vendor-town", "ssh"))
+    job._validate_phase(run, None)
+    assert "govnet_vault" not in run.extravars() and run.secrets.values == {}
+
+
+def test_configure_run_leaves_no_secret_on_disk(project, monkeypatch):
+    """configure.run through the real ansible-runner and ansible-playbook, with govnet_vault in
+    its extra variables: the playbook sees the secret, and after the run no file under the state
+    folder holds it (ansible-runner's env/ is removed; its artifacts keep no extra variables)."""
+    from govnet import configure, paths
+
+    monkeypatch.setenv("GOVNET_STATE_DIR", str(project / "state"))
+    monkeypatch.delenv("GOVNET_SSH_KEY", raising=False)
+    (project / "playbooks").mkdir()
+    seen = project / "seen"
+    (project / "playbooks" / "site.yml").write_text(f"""\
+- name: Read the vault
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: The secret arrives
+      ansible.builtin.assert:
+        that: govnet_vault.snmp_auth_key | length == {len(SNMP_AUTH)}
+    - name: Say that it did (without the secret)
+      ansible.builtin.copy:
+        content: "ok"
+        dest: {seen}
+        mode: "0600"
+""")
+    project_ = paths.Project(project / "stacks" / "vendor-town.yaml")
+    conv = configure.run(project_, "ssh", extravars={"govnet_vault": {"snmp_auth_key": SNMP_AUTH}},
+                         say=lambda _m: None)
+    assert conv.rc == 0 and not conv.failures, conv.failures
+    assert seen.read_text() == "ok"
+    work = project_.stack_state / "ansible"
+    assert not (work / "env").exists()
+    files = [p for p in (project / "state").rglob("*") if p.is_file()]
+    assert any("artifacts" in p.parts for p in files)  # the run's record is there, secret-free
+    assert not [p for p in files if SNMP_AUTH.encode() in p.read_bytes()]

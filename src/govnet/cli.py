@@ -209,13 +209,34 @@ def _out(msg: str) -> None:
     print(msg, flush=True)
 
 
+def _vault_checked(command):
+    """``command`` (up, deploy, drift) with one answer to a vault that cannot be read — encrypted and
+    no password, a wrong password, not a ``govnet_vault`` mapping: the reason and the fix on
+    stderr, exit 2 (invalid input), before any device is touched."""
+    @functools.wraps(command)
+    def run(args) -> int:
+        from govnet import deploy
+
+        try:
+            return command(args)
+        except deploy.SecretError as exc:
+            _say(f"govnet {args.command}: {exc}\n"
+                 "  the city's secrets are the ansible-vault file secrets/<city>.vault.yml (or "
+                 "--vault FILE) holding govnet_vault: {NAME: value}; its password comes from "
+                 "--vault-password-file or GOVNET_VAULT_PASSWORD_FILE")
+            return EXIT_INVALID
+    return run
+
+
+@_vault_checked
 def cmd_up(args) -> int:
     from govnet import job
 
     try:
         summary = job.up(args.stack, platform=args.platform, limit=args.limit,
                          verify_after=not args.no_verify, check=args.check,
-                         configure_after=not args.provision_only, say=_out)
+                         configure_after=not args.provision_only, vault=args.vault,
+                         vault_password_file=args.vault_password_file, say=_out)
     except job.JobError as exc:
         _say(f"govnet up: {exc}")
         return EXIT_DIFF
@@ -286,25 +307,6 @@ def _deploy_request(args):
                           confirm_timeout=getattr(args, "confirm_timeout", 120), platform=args.platform,
                           vault=args.vault, vault_password_file=args.vault_password_file,
                           configs=getattr(args, "configs", None))
-
-
-def _vault_checked(command):
-    """``command`` (deploy, drift) with one answer to a vault that cannot be read — encrypted and
-    no password, a wrong password, not a ``govnet_vault`` mapping: the reason and the fix on
-    stderr, exit 2 (invalid input), before any device is touched."""
-    @functools.wraps(command)
-    def run(args) -> int:
-        from govnet import deploy
-
-        try:
-            return command(args)
-        except deploy.SecretError as exc:
-            _say(f"govnet {args.command}: {exc}\n"
-                 "  the city's secrets are the ansible-vault file secrets/<city>.vault.yml (or "
-                 "--vault FILE) holding govnet_vault: {NAME: value}; its password comes from "
-                 "--vault-password-file or GOVNET_VAULT_PASSWORD_FILE")
-            return EXIT_INVALID
-    return run
 
 
 @_vault_checked
@@ -440,6 +442,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop after provisioning: hosts and links up, nothing configured")
     s.add_argument("--check", action="store_true", help="change nothing: preview provisioning "
                    "and run Ansible in check/diff mode to show what would change")
+    s.add_argument("--vault", help="ansible-vault file with govnet_vault: {NAME: value}, given "
+                   "to Ansible and the deploy phase (default secrets/<city>.vault.yml)")
+    s.add_argument("--vault-password-file", help="default $GOVNET_VAULT_PASSWORD_FILE")
     s.set_defaults(func=cmd_up)
 
     s = sub.add_parser("preview", help="show what provisioning would create, replace or delete")

@@ -535,8 +535,16 @@ class _LazyCli(Driver):
 
 def vault_settings(p: Plan, vault: str | None, password_file: str | None) -> Secrets:
     """The city's secrets (``secrets/<city>.vault.yml``, or ``vault``) and the vault password."""
+    return city_secrets(p.project, p.compiled, vault, password_file)
+
+
+def city_secrets(project, compiled, vault: str | None, password_file: str | None) -> Secrets:
+    """:func:`vault_settings` for a project (a ``paths.Project``) and its compiled stack: the vault
+    ``vault`` (default ``secrets/<city>.vault.yml`` beside the stacks), its password from
+    ``password_file`` or ``$GOVNET_VAULT_PASSWORD_FILE``. Raises :class:`SecretError` when the
+    vault cannot be read; no vault file: no secrets."""
     pw_file = password_file or os.environ.get("GOVNET_VAULT_PASSWORD_FILE")
-    path = Path(vault) if vault else p.project.root / "secrets" / f"{p.compiled.vs.stack.city.name}.vault.yml"
+    path = Path(vault) if vault else project.root / "secrets" / f"{compiled.vs.stack.city.name}.vault.yml"
     pw = Path(pw_file) if pw_file else None
     return Secrets(load_vault(path, pw), pw.read_bytes().strip() if pw else None)
 

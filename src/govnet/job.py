@@ -17,7 +17,7 @@ from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from govnet import paths
+from govnet import deploy, paths
 from govnet.diagnostics import Diagnostic, StackError, closest
 from govnet.pipeline import Compiled, LockMode, compile_stack
 
@@ -221,18 +221,35 @@ class _Run:
     say: Say
     summary: Summary
     limit: str | None = None  # as the validate phase resolved it
+    vault: str | None = None  # the city's ansible-vault file (default secrets/<city>.vault.yml)
+    vault_password_file: str | None = None  # default $GOVNET_VAULT_PASSWORD_FILE
+    secrets: deploy.Secrets = field(default_factory=deploy.Secrets)  # read by validate
+
+    def extravars(self) -> dict:
+        """What the configure phase gives Ansible: the state paths, the lab's timings and, when
+        the vault holds any, the city's secrets as ``govnet_vault`` (the roles read them from
+        there: the router's and the monitoring role's SNMPv3 keys). They travel in
+        ansible-runner's env/ folder, which :func:`govnet.configure.run` removes after the run."""
+        out = {**paths.ansible_vars(self.project), **(LAB_TIMINGS if self.platform == "lab" else {})}
+        if self.secrets.values:
+            out["govnet_vault"] = dict(self.secrets.values)
+        return out
 
 
 def up(stack_file: str | Path, *, platform: str = "lab", limit: str | None = None,
        verify_after: bool = True, check: bool = False, configure_after: bool = True,
+       vault: str | None = None, vault_password_file: str | None = None,
        say: Say = print) -> Summary:
     """Bring the stack up, configure and verify it. Raises :class:`JobError` on a failed phase,
-    after printing the summary of what ran.
+    after printing the summary of what ran, and :class:`govnet.deploy.SecretError` when the city's
+    vault (``vault``, default ``secrets/<city>.vault.yml``) cannot be read: in the validate phase,
+    before anything is provisioned.
 
     With ``check``, nothing changes: provisioning is previewed, and when every host already
     exists Ansible runs in check and diff mode to show what it would change."""
     summary = Summary(Path(stack_file).stem, platform, check=check)
-    run = _Run(stack_file, paths.Project(Path(stack_file)), platform, check, say, summary)
+    run = _Run(stack_file, paths.Project(Path(stack_file)), platform, check, say, summary,
+               vault=vault, vault_password_file=vault_password_file)
     try:
         compiled, only = _validate_phase(run, limit)
         _render_phase(run, compiled, only)
@@ -259,12 +276,15 @@ def up(stack_file: str | Path, *, platform: str = "lab", limit: str | None = Non
 
 
 def _validate_phase(run: _Run, limit: str | None) -> tuple[Compiled, set[str] | None]:
-    """Compile the stack and resolve ``limit``: the design, and the selected hosts (None: every
-    host, as without a limit)."""
+    """Compile the stack, read the city's vault and resolve ``limit``: the design, and the
+    selected hosts (None: every host, as without a limit)."""
     with _phase(run.summary, "validate", run.say):
         compiled = compile_stack(run.stack_file, LockMode.READ)
         run.say(f"  {len(compiled.design.hosts)} hosts, {len(compiled.vs.sites)} sites, "
                 f"{len(compiled.vs.stack.links)} links: valid")
+        run.secrets = deploy.city_secrets(run.project, compiled, run.vault, run.vault_password_file)
+        if run.secrets.values:
+            run.say(f"  the city's vault: {len(run.secrets.values)} secret(s)")
         selection = select_hosts(compiled, limit)
         run.limit = run.summary.limit = selection.limit
         run.summary.hosts = len(selection.hosts)
@@ -304,9 +324,7 @@ def _configure_phase(run: _Run, outputs: dict) -> None:
     summary, say = run.summary, run.say
     with _phase(summary, "configure", say):
         conv = configure.run(run.project, run.platform, secrets=outputs, limit=run.limit, say=say,
-                             check=run.check, diff=run.check,
-                             extravars={**paths.ansible_vars(run.project),
-                                        **(LAB_TIMINGS if run.platform == "lab" else {})})
+                             check=run.check, diff=run.check, extravars=run.extravars())
         summary.changed = conv.changed
         for host in sorted(conv.stats):
             st = conv.stats[host]
@@ -325,13 +343,11 @@ def _deploy_phase(run: _Run) -> None:
     deploy``'s pipeline: backup, diff, replace with a revert timer, confirm): the router role
     only reloads FRR when /etc/frr/frr.conf changes, so a change made by hand in vtysh stays
     until this phase. Vendor devices are left to ``govnet deploy``."""
-    from govnet import deploy
-
     with _phase(run.summary, "deploy", run.say):
         p = deploy.plan(run.stack_file, run.limit)
         p.network = [h for h in p.network if p.compiled.design.hosts[h].platform == "frr"]
         opts = deploy.Options(confirm_timeout=120, backups=deploy.Backups(p.project.stack_state / "backups"),
-                              secrets=deploy.vault_settings(p, None, None))
+                              secrets=run.secrets)
         results = deploy.run(deploy.devices(p, run.platform), opts, run.say)
         failed = [r.host for r in results if not r.ok]
         if failed:
