@@ -116,7 +116,7 @@ def test_dns_zones_reach_the_dns_servers_and_no_other_host(compiled, static_list
             assert "govnet_dns" not in hv, host
 
 
-def test_monitoring_servers_get_their_planes_targets_and_other_hosts_their_own(compiled, static_listing):
+def test_monitoring_servers_get_their_planes_targets_others_their_exporter_only(compiled, static_listing):
     hostvars = static_listing["_meta"]["hostvars"]
     watch = compiled.design.monitoring.dump()
     servers = {x.host for x in compiled.design.services["monitoring"]}
@@ -128,12 +128,12 @@ def test_monitoring_servers_get_their_planes_targets_and_other_hosts_their_own(c
             assert hv["govnet_monitoring"] == part, host
             assert {t["plane"] for t in part["targets"]} == {part["plane"]}, host
             assert part["targets"] == [t for t in watch["targets"] if t["plane"] == part["plane"]]
-        elif facts.platform in ("frr", "debian") and facts.site_kind != "internet":
-            expected = [own[host]] if host in own else []
-            assert hv["govnet_monitoring"] == {"exporter_port": watch["exporter_port"],
-                                               "targets": expected}, host
-        else:
+        else:  # node exporter reads its address and port from the host's own facts
             assert "govnet_monitoring" not in hv, host
+            listen = hv["govnet_listen"].get("node-exporter")
+            assert listen == (own[host]["address"] if host in own else None), host
+            assert hv["govnet_service_ports"]["node-exporter"] == [
+                {"proto": "tcp", "port": watch["exporter_port"]}], host
 
 
 def test_backup_plan_reaches_the_repository_and_its_clients_only(compiled, static_listing):
@@ -204,6 +204,24 @@ def _read_by(role: str, defined: set[str]) -> set[str]:
     return required
 
 
+#: (role, variable) -> the group of the hosts that read it: the monitoring role reads the
+#: monitoring plan (govnet_monitoring) only on its servers (tasks/server.yml and snmp.yml, included
+#: when monitoring__server); node exporter, everywhere, reads govnet_listen and govnet_service_ports
+READ_ONLY_ON = {("monitoring", "govnet_monitoring"): "service_monitoring"}
+
+
+def test_the_node_exporter_part_of_the_monitoring_role_reads_no_monitoring_plan():
+    role = ROOT / "roles" / "monitoring"
+    for path in (role / "tasks" / "exporter.yml", role / "templates/etc/default/prometheus-node-exporter.j2"):
+        assert "govnet_monitoring" not in path.read_text(encoding="utf-8"), path
+    defaults = yaml.safe_load((role / "defaults" / "main.yml").read_text(encoding="utf-8"))
+    for name in ("monitoring__exporter_address", "monitoring__exporter_port", "monitoring__server"):
+        assert "govnet_monitoring" not in defaults[name], name
+    main = yaml.safe_load((role / "tasks" / "main.yml").read_text(encoding="utf-8"))
+    server = [t for t in main if "server.yml" in json.dumps(t)]
+    assert server and server[0]["when"] == "monitoring__server | bool"
+
+
 def test_every_role_finds_the_inventory_variables_it_reads(static_listing):
     hostvars = static_listing["_meta"]["hostvars"]
     defined = {name for hv in hostvars.values() for name in hv}
@@ -213,7 +231,9 @@ def test_every_role_finds_the_inventory_variables_it_reads(static_listing):
         hosts = _hosts_of(pattern, static_listing)
         for role in roles:
             for name in sorted(_read_by(role, defined)):
-                missing += [f"{role} on {h}: {name}" for h in sorted(hosts) if name not in hostvars[h]]
+                only = READ_ONLY_ON.get((role, name))
+                readers = hosts & _members(static_listing, only) if only else hosts
+                missing += [f"{role} on {h}: {name}" for h in sorted(readers) if name not in hostvars[h]]
     assert missing == []
 
 

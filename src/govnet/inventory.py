@@ -71,8 +71,8 @@ def build(vs: ValidStack, design: Design) -> Inventory:
     (``govnet_dns``) to ``service_dns``, each monitoring server's plane's scrape targets and probes
     (``govnet_monitoring``, a host fact), the backup plan (``govnet_backup``) to ``service_backup`` and
     ``backup_clients``. Every other host the monitoring role runs on (node exporter on every city
-    Linux host) gets its own part of ``govnet_monitoring`` as a host variable: the exporter port
-    and its own scrape target.
+    Linux host) reads its exporter's address from its ``govnet_listen['node-exporter']`` (a host
+    fact: none, no exporter) and the port from ``govnet_service_ports['node-exporter']``.
     """
     inv = Inventory()
     services = {k: [x.dump() for x in v] for k, v in design.services.items()
@@ -83,8 +83,11 @@ def build(vs: ValidStack, design: Design) -> Inventory:
         # the central services every city host is a client of (govnet_clients): few hosts each
         f"{PREFIX}city_services": {k: v for k, v in services.items() if k in CENTRAL_SERVICES},
         # where each service listens (govnet.standard.SERVICE_PORTS): roles read ports from here
-        f"{PREFIX}service_ports": {svc.value: [{"proto": proto, "port": port} for proto, port in ports]
-                                   for svc, ports in standard.SERVICE_PORTS.items()},
+        f"{PREFIX}service_ports": {
+            **{svc.value: [{"proto": proto, "port": port} for proto, port in ports]
+               for svc, ports in standard.SERVICE_PORTS.items()},
+            # not a service of the stack: every scraped host's node exporter (govnet_listen)
+            "node-exporter": [{"proto": "tcp", "port": design.monitoring.exporter_port}]},
         # the folders the services keep their data in (the roles write there, the backup keeps them)
         f"{PREFIX}data_dirs": {svc.value: path for svc, path in standard.DATA_DIRS.items()},
         # the 等保 controls' accounts and packages (the dengbao role applies them, compliance checks)
@@ -109,16 +112,10 @@ def build(vs: ValidStack, design: Design) -> Inventory:
     # each monitoring server's part (its own plane's targets) is a host fact: HostFacts.monitoring
     for group in (group_name("service", m.Service.backup.value), "backup_clients"):
         _group_var(inv, group, "backup", design.backup.dump())
-    monitors = set(inv.groups.get(group_name("service", m.Service.monitoring.value), {}).get("hosts", ()))
-    scraped = {t.host: t.dump() for t in design.monitoring.targets}
     for host, facts in design.hosts.items():
         hv = {"ansible_host": address(facts.management.address)}
         for k, v in facts.dump().items():
             hv[PREFIX + k] = v
-        if host not in monitors and facts.platform in linux and facts.site_kind != m.SiteKind.internet.value:
-            # node exporter only: this host's own scrape target, not the city's
-            own = [scraped[host]] if host in scraped else []
-            hv[f"{PREFIX}monitoring"] = {"exporter_port": design.monitoring.exporter_port, "targets": own}
         inv.hostvars[host] = hv
     # deterministic order: groups by name, hosts as the stack lists them
     inv.groups = dict(sorted(inv.groups.items(), key=lambda kv: (kv[0] != "all", kv[0])))
