@@ -1,7 +1,8 @@
 """The ``govnet`` command line. One job: parse arguments, call the core, print, choose exit code.
 
 Exit codes: 0 success; 1 a check found differences or an operation failed; 2 invalid input
-(stack, lock or arguments); 130 interrupted.
+(stack, lock, arguments or the vault), and for ``deploy --check`` and ``drift`` a device that
+differs (their codes are :mod:`govnet.deploy`'s); 3 an internal error; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -383,7 +384,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Infrastructure as code for a city's e-government network: validate a stack, "
                     "plan its addresses, render configs and inventory, draw the topology, and "
                     "bring it up: provision, configure, verify.",
-        epilog="Exit codes: 0 ok, 1 differences/failure, 2 invalid input, 130 interrupted.")
+        epilog="Exit codes: 0 ok, 1 differences/failure, 2 invalid input (deploy --check and "
+               "drift: a device differs), 3 internal error, 130 interrupted.")
     p.add_argument("--debug", action="store_true", help="show Python tracebacks on internal errors")
     p.add_argument("--version", action="version", version=f"govnet {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
