@@ -107,7 +107,8 @@ def test_roles_read_service_ports_from_the_inventory(design):
     ports = inventory.build(compiled.vs, compiled.design).group("all")["vars"]["govnet_service_ports"]
     assert ports["syslog"] == [{"proto": "tcp", "port": 514}]
     assert {k: [(p["proto"], p["port"]) for p in v] for k, v in ports.items()} == {
-        s.value: list(v) for s, v in standard.SERVICE_PORTS.items()}
+        **{s.value: list(v) for s, v in standard.SERVICE_PORTS.items()},
+        "node-exporter": [("tcp", standard.NODE_EXPORTER_PORT)]}  # every scraped host's exporter
     defaults = (ROOT / "roles" / "logging" / "defaults" / "main.yml").read_text()
     assert "govnet_service_ports.syslog[0].port" in defaults
 
