@@ -98,3 +98,13 @@ def test_tunnels_accepted_from_their_peer_only(hosts):
         (500, "198.19.0.2"), (4500, "198.19.0.2")}
     (t,) = hosts["tanghe-gw1"].firewall.tunnels
     assert (t.port, t.peer) == (51820, "198.19.0.2")
+
+
+def test_bfd_is_admitted_on_the_bfd_links_only(hosts):
+    """BFD (RFC 5881) comes from a random source port: conntrack never takes it for a reply, so
+    the routers with a BFD link admit it there, and only there."""
+    for name in ("wolong-gw1", "dc-core1"):
+        bfd = [i.name for i in hosts[name].interfaces if i.ospf is not None and i.ospf.bfd]
+        assert bfd and hosts[name].firewall.bfd_interfaces == bfd
+    assert "bfd_interfaces" not in hosts["wancheng-gw1"].firewall.dump()
+    assert "bfd_interfaces" not in hosts["dc-db1"].firewall.dump()

@@ -300,6 +300,7 @@ class Firewall(Facts):
     accept: list[Rule]
     forward: bool
     ospf_interfaces: list[str]
+    bfd_interfaces: list[str] = []  # single-hop BFD (UDP 3784) on the links with bfd: true
     tunnels: list[TunnelRule]
     wan: str | None
     egress: Egress | None

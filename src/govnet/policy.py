@@ -111,6 +111,10 @@ def build(vs: ValidStack, hosts: dict[str, HostFacts], city: CityFacts,
             forward=h.routing,
             # OSPF speaks on the links and tunnels the design gives it
             ospf_interfaces=[i.name for i in h.interfaces if i.ospf] if h.routing else [],
+            # BFD (RFC 5881) on the links that ask for it: from a random source port to UDP 3784,
+            # so conntrack never sees it as a reply (set only where there is one)
+            **({"bfd_interfaces": bfd} if (bfd := [i.name for i in h.interfaces
+                                                   if i.ospf and i.ospf.bfd]) else {}),
             tunnels=[TunnelRule(interface=wan, proto="udp", port=port, peer=t.peer_public)
                      for t in h.tunnels for port in _tunnel_ports(t)],
             wan=wan,
