@@ -115,7 +115,7 @@ def test_roles_read_service_ports_from_the_inventory(design):
 
 def test_the_portal_publishes_an_application_of_its_own_plane(tmp_path):
     text = CITY.read_text()
-    portal = "      - {name: portal1, role: server, zone: extranet, services: [portal]}\n"
+    portal = "      - {name: portal1, role: server, zone: extranet, services: [portal, hudong]}\n"
     assert portal in text and "    server_name: www.example.gov.cn\n" in text
     text = text.replace(portal, portal + "      - {name: vc1, role: server, zone: extranet, "
                                          "services: [videoconf]}\n")
@@ -126,3 +126,17 @@ def test_the_portal_publishes_an_application_of_its_own_plane(tmp_path):
     d = compile_stack(stack).design
     vc1 = next(s.address for s in d.services["videoconf"] if s.host == "dc-vc1")
     assert d.city.portal_applications == {"/video/": f"https://{vc1}:443/"}
+
+
+def test_hudong_listens_on_loopback_with_no_firewall_rule_and_extranet_staff():
+    """政民互动 is the portal host's own: loopback only (no zone policy rule opens its port), its
+    staff networks are the city's extranet and never the intranet or the Internet."""
+    from govnet import model as m
+    from govnet import standard
+
+    d = compile_stack(CITY).design
+    port = standard.SERVICE_PORTS[m.Service.hudong][0][1]
+    portal = d.hosts["dc-portal1"]
+    assert portal.listen["hudong"] == "127.0.0.1"
+    assert all(r.port != port for h in d.hosts.values() if h.firewall for r in h.firewall.accept)
+    assert d.city.hudong_staff_networks == ["198.18.64.0/18"]

@@ -179,6 +179,14 @@ def build_applications(vs: ValidStack, _plan: Plan, d: Draft) -> None:
     d.city.portal_applications = out
 
 
+def build_hudong(vs: ValidStack, _plan: Plan, d: Draft) -> None:
+    """政民互动's staff networks: the supernets of the planes its servers are on (the city's
+    extranet): staff answer from the city's own plane, never from the Internet or the other plane."""
+    plan = vs.stack.address_plan
+    planes = sorted({x.plane for x in d.services[m.Service.hudong.value] if x.plane})
+    d.city.hudong_staff_networks = [str(getattr(plan, p)) for p in planes]
+
+
 def build_databases(vs: ValidStack, _plan: Plan, d: Draft) -> None:
     """The databases of the information-resource database (一库) and the hosts that use them."""
     params = vs.stack.services.database if vs.stack.services else None
@@ -505,10 +513,12 @@ def build_primary_addresses(_vs: ValidStack, _plan: Plan, d: Draft) -> None:
 
 
 def build_listen(_vs: ValidStack, _plan: Plan, d: Draft) -> None:
-    """The address each service of a host listens on (its roles read theirs from here)."""
+    """The address each service of a host listens on (its roles read theirs from here): loopback
+    for a service of the "host" audience (only the host's own nginx fronts it)."""
     for svc, entries in d.services.items():
+        local = standard.SERVICE_AUDIENCE[m.Service(svc)] == "host"
         for x in entries:
-            d.hosts[x.host].listen.setdefault(svc, x.address)
+            d.hosts[x.host].listen.setdefault(svc, LOOPBACK if local else x.address)
 
 
 def build_monitoring(vs: ValidStack, _plan: Plan, d: Draft) -> None:
@@ -542,11 +552,13 @@ def build_names(vs: ValidStack, _plan: Plan, d: Draft) -> None:
     d.dns = names.build(vs, d.hosts, d.city, d.services)
 
 
+LOOPBACK = "127.0.0.1"
+
 Builder = Callable[[ValidStack, Plan, Draft], None]
 
 #: The builders in the order they run: each reads only what the ones before it made.
 BUILDERS: tuple[Builder, ...] = (
-    build_city, build_services, build_applications, build_databases,
+    build_city, build_services, build_applications, build_hudong, build_databases,
     build_hosts, build_internet, build_server_lans, build_router_lans, build_links,
     build_floating_defaults, build_ospf, build_bgp, check_vrfs, check_routes,
     build_primary_addresses, build_listen, build_monitoring, build_backup, build_firewall, build_names,

@@ -60,6 +60,8 @@ class CityFacts(Facts):
     networks: list[str]  # the city's own networks (everything but the Internet)
     portal_applications: dict[str, str] = {}  # URL path -> upstream URL
     databases: list[Database] = []
+    # 政民互动's staff pages answer these networks only: the planes of its servers (the extranet)
+    hudong_staff_networks: list[str] = []
 
 
 class Target(Facts):

@@ -124,6 +124,10 @@ class Service(StrEnum):
     docexchange = "docexchange"
     videoconf = "videoconf"
     backup = "backup"
+    # 政民互动, the portal's public Q&A: a Django application on a portal host, behind its nginx
+    # at /hudong/, with a PostgreSQL database of its own on that host (the host's zone: the
+    # extranet's, never the intranet's 一库)
+    hudong = "hudong"
 
 
 class Medium(StrEnum):

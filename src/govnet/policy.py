@@ -4,7 +4,8 @@ One job: (ValidStack, Design hosts, city facts) -> a ``firewall`` fact per host,
 ``firewall`` role turns into nftables rules and the checks turn into expectations. The policy is
 default deny: a host accepts its management link's SSH from the management network, routing
 protocol and tunnels where it routes, and each service it hosts from the audience of that service
-(:data:`govnet.standard.SERVICE_AUDIENCE`) — nothing else. The egress firewall translates the zones
+(:data:`govnet.standard.SERVICE_AUDIENCE`; a "host" service listens on loopback and gets no
+rule) — nothing else. The egress firewall translates the zones
 that may reach the Internet, drops every other zone's traffic towards it and publishes the portal.
 """
 
@@ -91,6 +92,8 @@ def build(vs: ValidStack, hosts: dict[str, HostFacts], city: CityFacts,
         rules = [Rule(service="ssh", proto=proto, port=port, sources=[h.management.network])
                  for proto, port in standard.MANAGEMENT_PORTS]
         for svc in h.services:
+            if standard.SERVICE_AUDIENCE[m.Service(svc)] == "host":  # loopback only: no rule
+                continue
             sources = _sources(standard.SERVICE_AUDIENCE[m.Service(svc)], h, city, plane_net, backup_clients)
             rules += [Rule(service=svc, proto=proto, port=port, sources=sources)
                       for proto, port in standard.SERVICE_PORTS[m.Service(svc)]]

@@ -20,7 +20,7 @@ ZONES: dict[str, dict] = {
         "plane": "extranet",
         "display_name": "政务外网",
         "internet": "via-egress",
-        "services": ["portal", "dns", "ntp", "syslog", "monitoring", "videoconf", "backup"],
+        "services": ["portal", "hudong", "dns", "ntp", "syslog", "monitoring", "videoconf", "backup"],
     },
 }
 
@@ -83,19 +83,24 @@ SERVICE_PORTS: dict[Service, tuple[tuple[str, int], ...]] = {
     Service.docexchange: (("tcp", 443),),
     Service.videoconf: (("tcp", 443), ("udp", 10000)),
     Service.backup: (("tcp", 2222),),  # the DR host's own sshd for borg, apart from management's 22
+    Service.hudong: (("tcp", 8001),),  # gunicorn on the host's loopback, behind the portal's nginx
 }
 
 #: Who may use a service: "public" (anyone, the Internet included), "city" (every network of the
 #: city: routers' links and loopbacks too), "plane" (the address plane of the zone hosting it, so
 #: an intranet service never answers the extranet and the other way round), "management" (the
 #: management network: operators, never the data planes) or "clients" (only the hosts that use
-#: it: a backup repository admits its backup clients).
+#: it: a backup repository admits its backup clients) or "host" (the host itself: the service
+#: listens on loopback and no firewall rule opens it; the portal's nginx on the host fronts it).
 SERVICE_AUDIENCE: dict[Service, str] = {
     Service.portal: "public",
     Service.dns: "city", Service.ntp: "city", Service.syslog: "city", Service.monitoring: "management",
     Service.database: "plane", Service.oa: "plane", Service.docexchange: "plane",
-    Service.videoconf: "plane", Service.backup: "clients",
+    Service.videoconf: "plane", Service.backup: "clients", Service.hudong: "host",
 }
+
+#: Services that run on a portal host only, behind its nginx (which the public reaches).
+PORTAL_HOSTED_SERVICES = frozenset({Service.hudong})
 
 #: Services the portal may publish behind it (web applications over HTTPS): never DNS, the
 #: database, monitoring, logs or backups.

@@ -239,6 +239,27 @@ def _check_services_fit_zone(r: Resolved, report: Report, key: str, dev: m.Devic
                          if fits else "no zone allows it; add it to a zone's services")
 
 
+def check_portal_hosted(r: Resolved, report: Report) -> None:
+    """A service the portal fronts on its own host (政民互动) runs on a portal server: it listens
+    on loopback, so only that host's nginx can reach it, and the portal's path is its own."""
+    params = r.stack.services.portal if r.stack.services else None
+    for key, dev in r.devices.items():
+        for i, svc in enumerate(dev.services):
+            if svc not in standard.PORTAL_HOSTED_SERVICES:
+                continue
+            if m.Service.portal not in dev.services:
+                report.error((*dev._path, "services", i), "hosted-without-portal",
+                             f"{svc.value!r} runs behind the portal's nginx on its own host, but "
+                             f"server {key!r} does not run the portal",
+                             f"add 'portal' to the services of {key!r}, or move "
+                             f"{svc.value!r} to a portal server")
+            path = f"/{svc.value}/"
+            if params is not None and path in params.applications:
+                report.error(("services", "portal", "applications", path), "app-path-taken",
+                             f"{path!r} is the portal's own path of {svc.value!r}",
+                             "publish the application at another path", key=True)
+
+
 def check_network_devices(r: Resolved, report: Report) -> None:
     """Routers, firewalls and switches sit in no zone LAN and run no services; the simulated
     Internet holds only hosts."""
@@ -631,7 +652,7 @@ class Phase:
 PHASES: tuple[Phase, ...] = (
     Phase("names", (check_zones, check_names)),
     Phase("references", (check_site_zones, check_tree, check_device_zones, check_endpoints)),
-    Phase("devices", (check_platforms, check_servers, check_network_devices,
+    Phase("devices", (check_platforms, check_servers, check_portal_hosted, check_network_devices,
                       check_internet_attachments)),
     Phase("network", (check_gateways, check_egress, check_portal_applications, check_link_ends,
                       check_tunnels, check_reachability, check_bgp)),
