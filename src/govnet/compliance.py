@@ -178,6 +178,21 @@ def _minimal(out: str, _facts: HostFacts) -> tuple[str, str]:
         PASS, "no telnet, rsh, NIS, TFTP, FTP or inetd server")
 
 
+def _input_checks(out: str, facts: HostFacts) -> tuple[str, str]:
+    """8.1.4.4 d on a host whose application takes the public's input (政民互动): its limits are
+    set and nginx limits requests and closes the staff pages to everyone but the staff networks."""
+    if "hudong" not in facts.services:
+        return NA, "no application takes the public's input on this host"
+    env = _kv(out, r"=")
+    missing = [k for k in ("hudong_max_chars", "hudong_rate_limit") if _int(env.get(k)) <= 0]
+    missing += [k for k in ("client_max_body_size", "deny all") if k not in out]
+    if missing:
+        return FAIL, f"政民互动's input checks are missing: {', '.join(missing)}"
+    return PASS, (f"政民互动 refuses bodies over {env['hudong_max_chars']} characters and more than "
+                  f"{env['hudong_rate_limit']} posts per address and hour; nginx limits requests "
+                  "and admits the staff pages from the staff networks only")
+
+
 def _listening(out: str, facts: HostFacts) -> tuple[str, str]:
     mgmt = address(facts.management.address)
     exposed = []
@@ -230,6 +245,10 @@ CATALOGUE: tuple[Control, ...] = (
             _minimal),
     Control("8.1.4.4 c", "management only from the management zone",
             "ss -Hltnu", _listening),
+    Control("8.1.4.4 d", "input validity checks on the public's input (政民互动)",
+            "grep -E '^HUDONG_(MAX_CHARS|RATE_LIMIT)=' /etc/hudong/hudong.env 2>/dev/null;"
+            " grep -hoE 'client_max_body_size [0-9]+[kKmM]?|deny all'"
+            " /etc/nginx/govnet-portal.d/hudong.conf 2>/dev/null; true", _input_checks),
 )
 
 
