@@ -63,7 +63,8 @@ TEMPLATES = [{
 
 if os.environ.get("HUDONG_DB_ENGINE", "postgresql") == "sqlite":
     DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3",
-                             "NAME": os.environ.get("HUDONG_DB_NAME", str(BASE_DIR / "hudong.sqlite3")),
+                             # in memory unless named: nothing is written next to the code
+                             "NAME": os.environ.get("HUDONG_DB_NAME", ":memory:"),
                              "ATOMIC_REQUESTS": True}}
 else:
     # no HOST, USER or PASSWORD: the local socket, peer authentication as the service's own user
