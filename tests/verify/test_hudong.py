@@ -38,7 +38,7 @@ conn.sock = ctx.wrap_socket(socket.create_connection((s["address"], 443), timeou
 headers = dict(s["headers"])
 body = None
 if s["form"] is not None:
-    body = urllib.parse.urlencode(s["form"]).encode()
+    body = urllib.parse.urlencode([tuple(pair) for pair in s["form"]]).encode()
     headers["Content-Type"] = "application/x-www-form-urlencoded"
 conn.request(s["method"], s["path"], body=body, headers=headers)
 r = conn.getresponse()
