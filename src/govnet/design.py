@@ -20,6 +20,7 @@ from govnet import backup, monitoring, names, policy, standard
 from govnet import model as m
 from govnet.addressing import Plan, address, canonical, from_int, network_first, parse_cidr, to_int
 from govnet.facts import (
+    AlertMail,
     BackupFacts,
     Bgp,
     BgpNeighbor,
@@ -30,6 +31,8 @@ from govnet.facts import (
     Interface,
     InterfaceOspf,
     Internet,
+    Mail,
+    Mailbox,
     Management,
     MonitoringFacts,
     Ospf,
@@ -521,13 +524,44 @@ def build_listen(_vs: ValidStack, _plan: Plan, d: Draft) -> None:
             d.hosts[x.host].listen.setdefault(svc, LOOPBACK if local else x.address)
 
 
+def build_mail(vs: ValidStack, _plan: Plan, d: Draft) -> None:
+    """The document exchange (公文交换) by mail: its first docexchange server, and a mailbox per
+    city site of that server's plane (a site on the other plane alone could never reach it) plus
+    the network center's (``standard.NOC_MAILBOX``), where alerts go."""
+    servers = d.services.get(m.Service.docexchange.value, [])
+    if not servers:
+        d.city.mail = None
+        return
+    server, domain = servers[0], d.city.domain
+    kinds = {k.value for k in standard.MAILBOX_SITE_KINDS}
+    sites: dict[str, str] = {}
+    for h in d.hosts.values():  # in file order
+        if h.site_kind in kinds and server.plane in h.planes:
+            sites.setdefault(h.site, h.site_display_name)
+    noc = f"{standard.NOC_MAILBOX}@{domain}"
+    boxes = [Mailbox(name=site, address=f"{site}@{domain}", display_name=shown, site=site)
+             for site, shown in sites.items()]
+    boxes.append(Mailbox(name=standard.NOC_MAILBOX, address=noc,
+                         display_name=f"{d.city.display_name}网络中心"))
+    d.city.mail = Mail(domain=domain, server=server,
+                       server_name=f"{names.SERVICE_NAMES[m.Service.docexchange.value]}.{domain}",
+                       submission_port=standard.MAIL_SUBMISSION_PORT, imaps_port=standard.MAIL_IMAPS_PORT,
+                       noc=noc, mailboxes=boxes)
+
+
 def build_monitoring(vs: ValidStack, _plan: Plan, d: Draft) -> None:
-    """What Prometheus scrapes and probes; each scraped host's node exporter listens there."""
+    """What Prometheus scrapes and probes; each scraped host's node exporter listens there. A
+    monitoring server sends its alerts through the city mail server when it is on its plane."""
     d.monitoring = monitoring.build(vs, d.hosts, d.city, d.services)
     for t in d.monitoring.targets:
         d.hosts[t.host].listen["node-exporter"] = t.address
+    mail = d.city.mail
     for server in d.services.get(m.Service.monitoring.value, []):
-        d.hosts[server.host].monitoring = monitoring.part(d.monitoring, server.plane, d.services)
+        part = monitoring.part(d.monitoring, server.plane, d.services)
+        if mail is not None and mail.server.plane == server.plane:
+            part.alert_mail = AlertMail(server=mail.server.address, server_name=mail.server_name,
+                                        port=mail.submission_port, to=mail.noc)
+        d.hosts[server.host].monitoring = part
 
 
 def build_backup(_vs: ValidStack, _plan: Plan, d: Draft) -> None:
@@ -561,7 +595,8 @@ BUILDERS: tuple[Builder, ...] = (
     build_city, build_services, build_applications, build_hudong, build_databases,
     build_hosts, build_internet, build_server_lans, build_router_lans, build_links,
     build_floating_defaults, build_ospf, build_bgp, check_vrfs, check_routes,
-    build_primary_addresses, build_listen, build_monitoring, build_backup, build_firewall, build_names,
+    build_primary_addresses, build_listen, build_mail, build_monitoring, build_backup, build_firewall,
+    build_names,
 )
 
 

@@ -48,6 +48,29 @@ class Database(Facts):
     clients: list[ServiceEntry]
 
 
+class Mailbox(Facts):
+    """A mailbox of the city's document exchange (公文交换): one per site of the exchange's plane,
+    and the network center's own for alerts."""
+
+    name: str  # the local part: the site's name, or the network center's "noc"
+    address: str  # <name>@<city domain>
+    display_name: str  # the unit's name: the CN of its S/MIME certificate
+    site: str | None = None  # None for the network center's alert mailbox
+
+
+class Mail(Facts):
+    """The city's document exchange by mail: its server (the first host of the docexchange
+    service), the TLS name it answers by, and its mailboxes."""
+
+    domain: str
+    server: ServiceEntry
+    server_name: str  # the DNS name of the exchange (names.SERVICE_NAMES) and of its certificate
+    submission_port: int
+    imaps_port: int
+    noc: str  # the network center's mailbox, where alerts go
+    mailboxes: list[Mailbox]
+
+
 class CityFacts(Facts):
     name: str
     display_name: str
@@ -62,6 +85,7 @@ class CityFacts(Facts):
     databases: list[Database] = []
     # 政民互动's staff pages answer these networks only: the planes of its servers (the extranet)
     hudong_staff_networks: list[str] = []
+    mail: Mail | None = None  # the document exchange (公文交换), when a server runs docexchange
 
 
 class Target(Facts):
@@ -110,6 +134,16 @@ class SnmpTarget(Facts):
     plane: str
 
 
+class AlertMail(Facts):
+    """Where a monitoring server's Alertmanager sends alerts: the city mail server of its plane
+    (submission with STARTTLS, checked against the city CA), logging in as the network center."""
+
+    server: str  # its address
+    server_name: str  # the name its certificate is for
+    port: int  # submission
+    to: str  # the network center's mailbox; also the sender and the login
+
+
 class MonitoringFacts(Facts):
     """What Prometheus watches: city-wide (every plane), or one monitoring server's part (the
     targets and probes of its own plane, which it alone can reach)."""
@@ -122,6 +156,9 @@ class MonitoringFacts(Facts):
     portal: list[str]
     snmp_auths: list[SnmpAuth] = []
     snmp_targets: list[SnmpTarget] = []
+    # a server's part: the city mail server of its plane that Alertmanager sends alerts through
+    # (None: no mail server on its plane, so no Alertmanager)
+    alert_mail: AlertMail | None = None
 
 
 class BackupClient(Facts):

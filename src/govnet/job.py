@@ -204,7 +204,8 @@ def provision(compiled: Compiled, platform: str, say: Say, *, preview: bool = Fa
 
 
 #: the lab watches closely, so a link cut shows in seconds rather than minutes
-LAB_TIMINGS = {"monitoring__scrape_interval": "5s", "monitoring__alert_for": "5s"}
+LAB_TIMINGS = {"monitoring__scrape_interval": "5s", "monitoring__alert_for": "5s",
+               "monitoring__alert_group_wait": "5s", "monitoring__alert_group_interval": "15s"}
 
 
 @dataclass

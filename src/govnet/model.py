@@ -333,7 +333,7 @@ class PortalParams(Strict):
 
 class DatabaseParams(Strict):
     databases: list[Slug] = Field(default_factory=list, description="databases to create")
-    clients: list[Service] = Field(default_factory=lambda: [Service.oa, Service.docexchange],
+    clients: list[Service] = Field(default_factory=lambda: [Service.oa],
                                    description="services whose hosts use the databases (each "
                                    "database gets a login role those hosts may connect as)")
 

@@ -71,6 +71,10 @@ WIREGUARD_BASE_PORT = 51820
 #: IKE moves to this port after its first exchange, and ESP rides it (UDP encapsulation, RFC 3948)
 IPSEC_NAT_T_PORT = 4500
 
+#: The document exchange's mail ports: submission (STARTTLS, login required) and IMAPS
+MAIL_SUBMISSION_PORT = 587
+MAIL_IMAPS_PORT = 993
+
 #: Where each service listens: (protocol, port). The zone policy opens exactly these.
 SERVICE_PORTS: dict[Service, tuple[tuple[str, int], ...]] = {
     Service.portal: (("tcp", 80), ("tcp", 443)),
@@ -80,7 +84,9 @@ SERVICE_PORTS: dict[Service, tuple[tuple[str, int], ...]] = {
     Service.monitoring: (("tcp", 9090),),
     Service.database: (("tcp", 5432),),
     Service.oa: (("tcp", 443),),
-    Service.docexchange: (("tcp", 443),),
+    # 公文交换 by mail: submission (STARTTLS, login required) and IMAPS; no SMTP on port 25, as
+    # the exchange takes mail from its own units only
+    Service.docexchange: (("tcp", MAIL_SUBMISSION_PORT), ("tcp", MAIL_IMAPS_PORT)),
     Service.videoconf: (("tcp", 443), ("udp", 10000)),
     Service.backup: (("tcp", 2222),),  # the DR host's own sshd for borg, apart from management's 22
     Service.hudong: (("tcp", 8001),),  # gunicorn on the host's loopback, behind the portal's nginx
@@ -104,7 +110,12 @@ PORTAL_HOSTED_SERVICES = frozenset({Service.hudong})
 
 #: Services the portal may publish behind it (web applications over HTTPS): never DNS, the
 #: database, monitoring, logs or backups.
-PORTAL_APPLICATION_SERVICES = frozenset({Service.oa, Service.docexchange, Service.videoconf})
+PORTAL_APPLICATION_SERVICES = frozenset({Service.oa, Service.videoconf})
+
+#: The document exchange's mailbox of the network center (市网络中心), where alerts go
+NOC_MAILBOX = "noc"
+#: Site kinds that get a mailbox on the exchange (the province and the Internet are not the city's)
+MAILBOX_SITE_KINDS = frozenset({SiteKind.datacenter, SiteKind.county, SiteKind.unit})
 
 #: Node exporter's port on every city host; only the monitoring servers may scrape it.
 NODE_EXPORTER_PORT = 9100
@@ -116,6 +127,7 @@ DATA_DIRS: dict[Service, str] = {
     Service.database: "/var/backups/govnet-db",
     Service.syslog: "/var/log/govnet",
     Service.portal: "/var/www/govnet-portal",
+    Service.docexchange: "/var/mail/govnet",  # the exchange's mailboxes (Maildir)
 }
 
 #: What the backup of each service's host holds (govnet.backup): its data folder.
