@@ -73,7 +73,8 @@ def test_the_data_holders_back_up_to_the_dr_host(design):
     clients = {c.host: c.paths for c in design.backup.clients}
     # the repository is on the intranet: the extranet's hosts (the portal, dc-infra2's logs)
     # cannot reach it, and the planes never meet (the DR site has no extranet yet)
-    assert clients == {"dc-db1": ["/var/backups/govnet-db"], "dc-infra1": ["/var/log/govnet"]}
+    assert clients == {"dc-db1": ["/var/backups/govnet-db"], "dc-infra1": ["/var/log/govnet"],
+                       "dc-oa1": ["/var/mail/govnet"]}  # the document exchange's mailboxes
 
 
 def test_the_dr_backup_service_admits_its_clients_only(design):
@@ -82,7 +83,7 @@ def test_the_dr_backup_service_admits_its_clients_only(design):
     assert (rule.proto, rule.port) == ("tcp", 2222)  # never 22: that is management's sshd
     clients = {c.host for c in design.backup.clients}
     assert rule.sources == [f"{design.hosts[c].primary_address}/32" for c in
-                            ("dc-infra1", "dc-db1") if c in clients]
+                            ("dc-infra1", "dc-db1", "dc-oa1") if c in clients]
     # never from the extranet
     assert f"{design.hosts['dc-portal1'].primary_address}/32" not in rule.sources
 

@@ -530,7 +530,6 @@ def build_mail(vs: ValidStack, _plan: Plan, d: Draft) -> None:
     the network center's (``standard.NOC_MAILBOX``), where alerts go."""
     servers = d.services.get(m.Service.docexchange.value, [])
     if not servers:
-        d.city.mail = None
         return
     server, domain = servers[0], d.city.domain
     kinds = {k.value for k in standard.MAILBOX_SITE_KINDS}
@@ -543,7 +542,7 @@ def build_mail(vs: ValidStack, _plan: Plan, d: Draft) -> None:
              for site, shown in sites.items()]
     boxes.append(Mailbox(name=standard.NOC_MAILBOX, address=noc,
                          display_name=f"{d.city.display_name}网络中心"))
-    d.city.mail = Mail(domain=domain, server=server,
+    d.hosts[server.host].mail = Mail(domain=domain, server=server,
                        server_name=f"{names.SERVICE_NAMES[m.Service.docexchange.value]}.{domain}",
                        submission_port=standard.MAIL_SUBMISSION_PORT, imaps_port=standard.MAIL_IMAPS_PORT,
                        noc=noc, mailboxes=boxes)
@@ -555,7 +554,8 @@ def build_monitoring(vs: ValidStack, _plan: Plan, d: Draft) -> None:
     d.monitoring = monitoring.build(vs, d.hosts, d.city, d.services)
     for t in d.monitoring.targets:
         d.hosts[t.host].listen["node-exporter"] = t.address
-    mail = d.city.mail
+    exchange = d.services.get(m.Service.docexchange.value, [])
+    mail = d.hosts[exchange[0].host].mail if exchange else None
     for server in d.services.get(m.Service.monitoring.value, []):
         part = monitoring.part(d.monitoring, server.plane, d.services)
         if mail is not None and mail.server.plane == server.plane:

@@ -85,7 +85,6 @@ class CityFacts(Facts):
     databases: list[Database] = []
     # 政民互动's staff pages answer these networks only: the planes of its servers (the extranet)
     hudong_staff_networks: list[str] = []
-    mail: Mail | None = None  # the document exchange (公文交换), when a server runs docexchange
 
 
 class Target(Facts):
@@ -378,6 +377,7 @@ class HostFacts(Facts):
     firewall: Firewall | None = None  # Linux hosts of the city
     listen: dict[str, str] = {}  # service (and node-exporter) -> the address it listens on here
     backup_paths: list[str] = []  # folders this host backs up to the disaster-recovery site
+    mail: Mail | None = None  # the document exchange's server: its domain, name and mailboxes
     monitoring: MonitoringFacts | None = None  # a monitoring server: its plane's part
 
     @property

@@ -9,11 +9,17 @@ import os
 import shlex
 from pathlib import Path
 
-from stackfacts import city, connect
+from stackfacts import connect, facts, services
 
 from govnet.addressing import address
 
 STATE = Path(os.environ.get("GOVNET_VERIFY_SECRETS", "/nonexistent")).parent
+
+
+def exchange():
+    """The document exchange's facts (its server's), or None."""
+    servers = services().get("docexchange", [])
+    return facts(servers[0].host).mail if servers else None
 
 
 def ca_pem() -> str:
@@ -27,8 +33,6 @@ def password(box: str) -> str:
 
 def lan_address(host: str) -> str:
     """The host's address on its LAN (a router's LAN side, where the unit's own clients are)."""
-    from stackfacts import facts
-
     lan = [i for i in facts(host).interfaces if i.kind == "lan"]
     return address(lan[0].address) if lan else ""
 
@@ -89,7 +93,7 @@ print(json.dumps(out))
 def fetch(host: str, box: str, *, secret: str | None = None, above: int = 0, source: str = "") -> dict:
     """From ``host``, log in to the exchange as mailbox ``box`` over IMAPS (with its own password,
     or ``secret``), from ``source``; the messages above UID ``above``."""
-    mail = city().mail
+    mail = exchange()
     args = [mail.server.address, mail.server_name, str(mail.imaps_port), source,
             f"{box}@{mail.domain}", secret if secret is not None else password(box),
             str(above), ca_pem()]
@@ -100,7 +104,7 @@ def fetch(host: str, box: str, *, secret: str | None = None, above: int = 0, sou
 
 def send(host: str, box: str, rcpt: str, message: bytes, *, sender: str | None = None) -> dict:
     """From ``host``, submit ``message`` as mailbox ``box`` to ``rcpt`` over submission."""
-    mail = city().mail
+    mail = exchange()
     user = f"{box}@{mail.domain}"
     args = [mail.server.address, mail.server_name, str(mail.submission_port), user, password(box),
             sender or user, rcpt, base64.b64encode(message).decode(), ca_pem()]

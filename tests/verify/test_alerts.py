@@ -11,8 +11,8 @@ import os
 import time
 
 import pytest
-from exchange import fetch, last_uid
-from stackfacts import city, connect, eventually, facts, selected, services
+from exchange import exchange, fetch, last_uid
+from stackfacts import connect, eventually, facts, selected, services
 
 from govnet import job, standard
 
@@ -25,7 +25,7 @@ def _seconds(duration: str) -> int:
 
 
 def _monitor():
-    mail = city().mail
+    mail = exchange()
     mon = next((s for s in services().get("monitoring", []) if mail and s.plane == mail.server.plane), None)
     if mail is None or mon is None or mon.host not in selected() or mail.server.host not in selected():
         pytest.skip("no mail server with a monitoring server on its plane in this selection")

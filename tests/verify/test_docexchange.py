@@ -17,15 +17,15 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from exchange import STATE, ca_pem, fetch, lan_address, last_uid, password, send
-from stackfacts import city, connect, eventually, facts, selected, services, tcp_probe
+from exchange import STATE, ca_pem, exchange, fetch, lan_address, last_uid, password, send
+from stackfacts import connect, eventually, facts, selected, services, tcp_probe
 
 SENDER_HOST = "dc-infra1"  # the city's side: a host of the data center's intranet
 COUNTY = "wolong"
 
 
 def _mail():
-    mail = city().mail
+    mail = exchange()
     if mail is None or mail.server.host not in selected():
         pytest.skip("no document exchange in this selection")
     return mail
