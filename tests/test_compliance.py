@@ -12,7 +12,10 @@ from govnet import compliance, inventory
 from govnet.addressing import address
 from govnet.pipeline import LockMode, compile_stack
 
-FACTS = compile_stack("stacks/example-city.yaml", LockMode.FROZEN).design.hosts["wolong-gw1"]
+DESIGN = compile_stack("stacks/example-city.yaml", LockMode.FROZEN).design
+FACTS = DESIGN.hosts["wolong-gw1"]
+#: controls judged on another host's facts: the mail control applies to the document exchange only
+OTHER_HOST = {"8.1.4.8 a": "dc-oa1"}
 
 HARDENED = {
     "8.1.4.1 a": "minlen = 12\nminclass = 3\nPASS_MAX_DAYS\t90\n",
@@ -29,6 +32,10 @@ HARDENED = {
     "8.1.4.4 a": "",
     "8.1.4.4 c": "tcp LISTEN 0 128 198.18.128.66:22 0.0.0.0:*\n"
                  "tcp LISTEN 0 128 127.0.0.1:2601 0.0.0.0:*\n",
+    "8.1.4.8 a": "dovecot_ssl required\ndisable_plaintext_auth yes\n"
+                 "198.18.0.4:587 inet n - n - - smtpd -o syslog_name=postfix/submission "
+                 "-o smtpd_tls_security_level=encrypt -o smtpd_sasl_auth_enable=yes\n"
+                 "LISTEN 0 100 198.18.0.4:587 0.0.0.0:*\nLISTEN 0 100 198.18.0.4:993 0.0.0.0:*\n",
 }
 DEFAULT_DEBIAN = {
     "8.1.4.1 a": "PASS_MAX_DAYS\t99999\n",
@@ -43,6 +50,9 @@ DEFAULT_DEBIAN = {
     "8.1.4.3 c": "",
     "8.1.4.4 a": "telnetd install ok installed\n",
     "8.1.4.4 c": "tcp LISTEN 0 128 0.0.0.0:22 0.0.0.0:*\n",
+    "8.1.4.8 a": "dovecot_ssl yes\ndisable_plaintext_auth no\n"
+                 "smtp inet n - y - - smtpd\nLISTEN 0 100 0.0.0.0:25 0.0.0.0:*\n"
+                 "LISTEN 0 100 0.0.0.0:143 0.0.0.0:*\n",
 }
 IDS = [c.id for c in compliance.CATALOGUE]
 #: the controls of every host (wolong-gw1's); 8.1.4.4 d applies to 政民互动's host only (below)
@@ -52,7 +62,16 @@ PORTAL = compile_stack("stacks/example-city.yaml", LockMode.FROZEN).design.hosts
 
 def run(outputs: dict[str, str]) -> dict[str, compliance.Finding]:
     text = "".join(f"@@control {cid}\n{out}" for cid, out in outputs.items())
-    return {f.control: f for f in compliance.judge("wolong-gw1", text, FACTS)}
+    found = {f.control: f for f in compliance.judge("wolong-gw1", text, FACTS)}
+    for cid, host in OTHER_HOST.items():
+        found[cid] = next(f for f in compliance.judge(host, text, DESIGN.hosts[host]) if f.control == cid)
+    return found
+
+
+def test_the_mail_control_does_not_apply_without_an_exchange():
+    assert run(HARDENED)["8.1.4.8 a"].status == compliance.PASS
+    (control,) = [c for c in compliance.CATALOGUE if c.id == "8.1.4.8 a"]
+    assert control.judge(DEFAULT_DEBIAN["8.1.4.8 a"], FACTS)[0] == compliance.NA
 
 
 @pytest.mark.parametrize("cid", HOST_IDS)

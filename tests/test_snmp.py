@@ -63,6 +63,8 @@ def _template_vars(design, secrets: dict) -> dict:
         "monitoring__snmp_secrets": secrets,
         "monitoring__snmp": snmp,
         "monitoring__snmp_listen": "127.0.0.1:9116",
+        "monitoring__alertmanager": False,
+        "monitoring__alertmanager_listen": "127.0.0.1:9093",
     }
 
 

@@ -212,6 +212,32 @@ def _listening(out: str, facts: HostFacts) -> tuple[str, str]:
     return PASS, f"SSH listens on the management address {mgmt} only"
 
 
+#: mail ports that carry logins or documents in clear text: SMTP, POP3, IMAP
+_CLEAR_MAIL_PORTS = ("25", "110", "143")
+
+
+def _mail_in_transit(out: str, facts: HostFacts) -> tuple[str, str]:
+    if "docexchange" not in facts.services:
+        return NA, "no document exchange on this host"
+    kv, bad = _kv(out), []
+    if kv.get("dovecot_ssl") != "required":
+        bad.append(f"Dovecot ssl is {kv.get('dovecot_ssl') or 'unset'}, needs required")
+    if kv.get("disable_plaintext_auth") != "yes":
+        bad.append("Dovecot allows logins without TLS")
+    smtpd = [line for line in out.splitlines() if " inet " in line and " smtpd" in line]
+    bad += [f"Postfix {line.split()[0]} takes mail without TLS" for line in smtpd
+            if "smtpd_tls_security_level=encrypt" not in line]
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) >= 5 and parts[0] == "LISTEN":
+            addr, _, port = parts[3].rpartition(":")
+            if port in _CLEAR_MAIL_PORTS and not addr.startswith("127."):
+                bad.append(f"a clear-text mail port listens on {parts[3]}")
+    if bad:
+        return FAIL, "; ".join(bad)
+    return PASS, f"submission only with STARTTLS ({len(smtpd)} listener), IMAPS only, no clear-text mail port"
+
+
 CATALOGUE: tuple[Control, ...] = (
     Control("8.1.4.1 a", "password complexity and periodic change",
             "grep -Eh '^[[:space:]]*(minlen|minclass)' /etc/security/pwquality.conf 2>/dev/null;"
@@ -249,6 +275,11 @@ CATALOGUE: tuple[Control, ...] = (
             "grep -E '^HUDONG_(MAX_CHARS|RATE_LIMIT)=' /etc/hudong/hudong.env 2>/dev/null;"
             " grep -hoE 'client_max_body_size [0-9]+[kKmM]?|deny all'"
             " /etc/nginx/govnet-portal.d/hudong.conf 2>/dev/null; true", _input_checks),
+    Control("8.1.4.8 a", "important data encrypted in transit: the document exchange's mail",
+            "echo dovecot_ssl $(doveconf -h ssl 2>/dev/null);"
+            " echo disable_plaintext_auth $(doveconf -h disable_plaintext_auth 2>/dev/null);"
+            " postconf -M 2>/dev/null | grep -E '^[^ ]+ +inet ' || true;"
+            " ss -Hltn", _mail_in_transit),
 )
 
 
