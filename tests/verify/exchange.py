@@ -113,7 +113,7 @@ def send(host: str, box: str, rcpt: str, message: bytes, *, sender: str | None =
     return json.loads(out)
 
 
-def last_uid(host: str, box: str) -> int:
-    got = fetch(host, box, above=2**31)
+def last_uid(host: str, box: str, source: str = "") -> int:
+    got = fetch(host, box, above=2**31, source=source)
     assert got["ok"], got["error"]
     return got["last"]

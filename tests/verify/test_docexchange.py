@@ -99,7 +99,7 @@ def test_the_city_sends_a_signed_document_and_wolong_verifies_it():
         pytest.skip(f"no {COUNTY} mailbox, {client} or {SENDER_HOST} in this selection")
     source = lan_address(client)  # as a host of wolong's intranet LAN connects
     assert source
-    before = last_uid(client, COUNTY)
+    before = last_uid(client, COUNTY, source)
     token = secrets.token_hex(6)
     message, checksum = _signed_document(token)
     sent = send(SENDER_HOST, "dc", f"{COUNTY}@{mail.domain}", message)
