@@ -95,6 +95,7 @@ def test_a_county_link_cut_reaches_the_network_centers_mailbox():
         _, text = eventually(fired, timeout=budget, interval=3)
         took = time.monotonic() - started
         assert took <= budget, took
+        print(f"firing mail for {cut.county} after {took:.0f} s (budget {budget} s)")
         assert f"link: {cut.link}" in text
     finally:
         router.check_output(f"ip link set dev {cut.interface} up")
@@ -104,5 +105,7 @@ def test_a_county_link_cut_reaches_the_network_centers_mailbox():
         found = [m for u, m in _mails(mon.host, noc, restored) if subject_resolved in m]
         assert found, f"no '{subject_resolved}' mail in {mail.noc} yet"
         return found[0]
+    back = time.monotonic()
     text = eventually(resolved, timeout=150, interval=3)
     assert f"link: {cut.link}" in text
+    print(f"resolved mail {time.monotonic() - back:.0f} s after the link came back")
