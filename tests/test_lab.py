@@ -82,6 +82,14 @@ def test_lab_status_lists_every_host_running(city):
     assert f"{HOSTS}/{HOSTS} hosts running" in proc.stdout
 
 
+def test_the_machine_allows_inotify_for_every_container(city):
+    """Each container's systemd holds inotify instances; the fabric raised the machine's limit
+    (Linux's default of 128 left hosts unbooted once about 20 containers ran)."""
+    from govnet.lab import fabric
+
+    assert int(fabric.INOTIFY_SYSCTL.read_text()) >= fabric.INOTIFY_INSTANCES
+
+
 def test_lab_shell_runs_inside_the_host(city):
     proc = govnet("lab", "shell", "--stack", STACK, "xixia-gw1", "hostname")
     assert proc.stdout.strip() == "xixia-gw1"

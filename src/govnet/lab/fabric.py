@@ -43,8 +43,22 @@ def _addr_replace(cidr: str, dev: str, netns: str | None = None) -> None:
 
 # --- the lab as a whole -------------------------------------------------------------------------
 
+#: inotify instances per user the machine must allow: each container's systemd and journald hold
+#: several, and Linux's default of 128 runs out at about 20 containers ("Failed to create inotify
+#: object: Too many open files", and the host never boots). Raised, never lowered.
+INOTIFY_INSTANCES = 4096
+INOTIFY_SYSCTL = Path("/proc/sys/fs/inotify/max_user_instances")
+
+
+def ensure_inotify_room() -> None:
+    """Let the machine's user (root) hold enough inotify instances for every container."""
+    if int(INOTIFY_SYSCTL.read_text()) < INOTIFY_INSTANCES:
+        INOTIFY_SYSCTL.write_text(f"{INOTIFY_INSTANCES}\n")
+
+
 def ensure_fabric(lab: str, controller: str, internet_gateway: str | None) -> dict:
     """Management bridge with the controller address, switch and Internet namespaces, proxy."""
+    ensure_inotify_room()
     bridge = layout.mgmt_bridge(lab)
     if not link_exists(bridge):
         ip("link", "add", bridge, "type", "bridge")
