@@ -122,7 +122,7 @@ def test_same_playbooks_serve_existing_hosts_over_ssh(clean_lab, tmp_path):
     # the hosts were only provisioned: the ssh platform configures every one of them from scratch
     assert summary["failed_hosts"] == []
     assert sorted(summary["changed_hosts"]) == sorted(summary["configured_hosts"])
-    assert len(summary["configured_hosts"]) == 5
+    assert len(summary["configured_hosts"]) == 6
     assert summary["tests_failed"] == 0 and summary["tests_passed"] > 0
 
 
