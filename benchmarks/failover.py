@@ -37,28 +37,11 @@ RETURN_S = 90
 
 def one_run(fo, u, kind: str) -> tuple[float, float, int]:
     """(failover seconds, seconds until both RIBs were on the backup, pings lost on the way back)."""
-    def on(primary: bool) -> bool:
-        want = (u.primary, u.dc_primary) if primary else (u.backup, u.dc_backup)
-        return (fo.route_interfaces(u.county, u.target_network) == {want[0]}
-                and fo.route_interfaces(u.dc, u.source_network) == {want[1]})
-
-    fo.eventually(lambda: on(True), timeout=RETURN_S)
-    ping = fo.SteadyPing(u).start()
-    try:
-        time.sleep(1)
-        t = time.monotonic()
-        fo.cut(u, kind)
-        fo.eventually(lambda: on(False), timeout=60, interval=0.05)
-        rib_s = time.monotonic() - t
-        time.sleep(ON_BACKUP_S)
-    finally:
-        try:
-            lost = ping.stop()
-        finally:
-            fo.restore(u)
+    fo.eventually(lambda: fo.on_path(u, primary=True), timeout=RETURN_S)
+    lost, rib_s = fo.fail_over(u, kind, ON_BACKUP_S)
     back = fo.SteadyPing(u).start()
     try:
-        fo.eventually(lambda: on(True), timeout=RETURN_S)
+        fo.eventually(lambda: fo.on_path(u, primary=True), timeout=RETURN_S)
         time.sleep(1)
     finally:
         returned = back.stop()

@@ -219,3 +219,33 @@ class SteadyPing:
         # SIGINT may catch one packet on its way out: not a loss of the failover
         transmitted, received = int(m.group(1)), int(m.group(2))
         return PingResult(transmitted=max(received, transmitted - 1), received=received)
+
+
+# --------------------------------------------------------------------------- one failover
+
+
+def on_path(u: Uplinks, primary: bool) -> bool:
+    """Whether both routers route the county's traffic over the primary (or else the backup)."""
+    want = (u.primary, u.dc_primary) if primary else (u.backup, u.dc_backup)
+    return (route_interfaces(u.county, u.target_network) == {want[0]}
+            and route_interfaces(u.dc, u.source_network) == {want[1]})
+
+
+def fail_over(u: Uplinks, kind: str, on_backup_s: float, timeout: float = 60) -> tuple[PingResult, float]:
+    """Under a steady ping, cut the primary (``kind`` as :func:`cut`), wait until both RIBs are on
+    the backup, let traffic flow there ``on_backup_s``, then undo the cut. The ping's result and
+    the seconds from the cut until both RIBs were on the backup."""
+    ping = SteadyPing(u).start()
+    try:
+        time.sleep(1)  # traffic flows before the cut
+        start = time.monotonic()
+        cut(u, kind)
+        eventually(lambda: on_path(u, primary=False), timeout=timeout, interval=0.05)
+        rib_s = time.monotonic() - start
+        time.sleep(on_backup_s)
+    finally:
+        try:
+            result = ping.stop()
+        finally:
+            restore(u)
+    return result, rib_s

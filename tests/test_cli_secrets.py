@@ -65,6 +65,13 @@ def _vault(project: Path, content: str) -> Path:
     return password
 
 
+def _wrong_password(project: Path, content: str) -> Path:
+    """A vault as :func:`_vault` makes it, and a password file that does not open it."""
+    password = _vault(project, content)
+    password.write_text("not-the-password")
+    return password
+
+
 def govnet(project: Path, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items()
            if k not in ("GOVNET_VAULT_PASSWORD_FILE", "GOVNET_SSH_KEY")}
@@ -98,8 +105,7 @@ def test_deploy_without_a_value_for_a_placeholder_fails_that_device_naming_it(pr
 
 
 def test_deploy_with_a_wrong_vault_password_stops_with_exit_2_and_the_fix(project):
-    password = _vault(project, f"govnet_vault:\n  snmp_auth_key: {SNMP_AUTH}\n")
-    password.write_text("not-the-password")
+    password = _wrong_password(project, f"govnet_vault:\n  snmp_auth_key: {SNMP_AUTH}\n")
     proc = govnet(project, "deploy", "stacks/vendor-town.yaml", "--platform", "ssh",
                   "--vault-password-file", str(password))
     out = _no_leak(proc)
@@ -118,8 +124,7 @@ def test_deploy_of_an_encrypted_vault_without_a_password_says_how_to_give_one(pr
 
 
 def test_drift_with_a_wrong_vault_password_stops_before_any_host(project):
-    password = _vault(project, f"govnet_vault:\n  snmp_auth_key: {SNMP_AUTH}\n")
-    password.write_text("not-the-password")
+    password = _wrong_password(project, f"govnet_vault:\n  snmp_auth_key: {SNMP_AUTH}\n")
     proc = govnet(project, "drift", "stacks/vendor-town.yaml", "--platform", "ssh",
                   "--vault-password-file", str(password))
     out = _no_leak(proc)
@@ -132,9 +137,8 @@ def test_drift_with_a_wrong_vault_password_stops_before_any_host(project):
 
 
 def test_up_with_a_wrong_vault_password_stops_before_anything_is_provisioned(project):
-    password = _vault(project, f"govnet_vault:\n  snmp_auth_key: {SNMP_AUTH}\n"
-                               f"  snmp_priv_key: {SNMP_PRIV}\n")
-    password.write_text("not-the-password")
+    password = _wrong_password(project, f"govnet_vault:\n  snmp_auth_key: {SNMP_AUTH}\n"
+                                        f"  snmp_priv_key: {SNMP_PRIV}\n")
     proc = govnet(project, "up", "stacks/vendor-town.yaml", "--platform", "ssh",
                   "--vault-password-file", str(password))
     out = _no_leak(proc)

@@ -23,7 +23,7 @@ import time
 import pytest
 
 import failover_support as fo
-from failover_support import SteadyPing, Uplinks, bfd_peers, eventually, route_interfaces
+from failover_support import SteadyPing, Uplinks, bfd_peers, eventually
 
 pytestmark = pytest.mark.lab
 #: what a failover may cost here: the goal is 1 s (benchmarks/failover.py measures it); the test
@@ -48,13 +48,11 @@ def links(city_lab) -> Uplinks:
 
 
 def on_primary(u: Uplinks) -> bool:
-    return (route_interfaces(u.county, u.target_network) == {u.primary}
-            and route_interfaces(u.dc, u.source_network) == {u.dc_primary})
+    return fo.on_path(u, primary=True)
 
 
 def on_backup(u: Uplinks) -> bool:
-    return (route_interfaces(u.county, u.target_network) == {u.backup}
-            and route_interfaces(u.dc, u.source_network) == {u.dc_backup})
+    return fo.on_path(u, primary=False)
 
 
 def bfd_up(host: str, interface: str, peer: str) -> dict:
@@ -80,17 +78,7 @@ def test_bfd_sessions_are_up_on_the_primary(links):
 def test_cut_of_the_primary_fails_over_and_back(links, kind):
     u = links
     eventually(lambda: on_primary(u), timeout=RETURN_S)  # after the test before
-    ping = SteadyPing(u).start()
-    try:
-        time.sleep(1)  # traffic flows before the cut
-        fo.cut(u, kind)
-        eventually(lambda: on_backup(u), timeout=10)
-        time.sleep(ON_BACKUP_S)
-    finally:
-        try:
-            result = ping.stop()
-        finally:
-            fo.restore(u)
+    result, _ = fo.fail_over(u, kind, ON_BACKUP_S, timeout=10)
     assert result.lost_s <= MAX_LOSS_S, f"{kind} cut: {result.lost} pings lost ({result.lost_s:.2f} s)"
     assert result.received * result.interval >= ON_BACKUP_S, f"the ping did not flow on the backup: {result}"
 

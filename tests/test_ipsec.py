@@ -76,27 +76,19 @@ def ipsec_form(data: dict) -> dict:
     """The stack with every VPN link on IPsec and both ends of each on FRR, except the ends that
     route both planes: FRR has no VRFs, so those stay on their vendor platform (and their links
     render no swanctl.conf)."""
-    from govnet.diagnostics import StackError
-    from govnet.source import Source
-    from govnet.validate import validate_source
+    from govnet.model import Stack
+    from govnet.rules.resolver import resolve_stack
 
+    planes = resolve_stack(Stack.model_validate(copy.deepcopy(data))).planes
     ends = {e for link in data["links"] if link["medium"] == "vpn" for e in (link["a"], link["b"])}
     for link in data["links"]:
         if link["medium"] == "vpn":
             link["tunnel"] = {**(link.get("tunnel") or {}), "protocol": "ipsec"}
-    devices = {f"{site['name']}.{dev['name']}": dev for site in data["sites"] for dev in site["devices"]}
-    before = {e: devices[e].get("platform") for e in ends}
-    for e in ends:
-        devices[e]["platform"] = "frr"
-    try:
-        validate_source(Source(file="<ipsec form>", data=copy.deepcopy(data)))
-    except StackError as exc:
-        both = {d.message.split("'")[1] for d in exc.diagnostics if d.code == "planes-without-vrf"}
-        for e in both & ends:
-            if before[e] is None:
-                devices[e].pop("platform")
-            else:
-                devices[e]["platform"] = before[e]
+    for site in data["sites"]:
+        for dev in site["devices"]:
+            key = f"{site['name']}.{dev['name']}"
+            if key in ends and len(planes[key]) == 1:
+                dev["platform"] = "frr"
     return data
 
 

@@ -80,7 +80,8 @@ def compiled(tmp_path_factory) -> Callable[[str], tuple[Compiled, dict[str, str]
             path = {"example-city": CITY, "example-metro": METRO}.get(stack)
             if path is None:
                 path = tmp_path_factory.mktemp(stack) / f"{stack}.yaml"
-                path.write_text(yaml.safe_dump(STACKS[stack], allow_unicode=True, sort_keys=False),
+                data = STACKS[stack] if stack in STACKS else BFD_STACKS[stack]  # the BFD mix too
+                path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False),
                                 encoding="utf-8")
             c = compile_stack(path)
             cache[stack] = c, render(c.design, management_supernet=c.vs.stack.address_plan.management)
@@ -668,25 +669,6 @@ def bfd_cases() -> list:
             if not _province_link(data, link)]
 
 
-@pytest.fixture(scope="module")
-def bfd_compiled(compiled, tmp_path_factory) -> Callable[[str], tuple[Compiled, dict[str, str]]]:
-    """``compiled``, plus the BFD mix."""
-    cache: dict[str, tuple[Compiled, dict[str, str]]] = {}
-
-    def get(stack: str) -> tuple[Compiled, dict[str, str]]:
-        if stack != BFD_MIX:
-            return compiled(stack)
-        if stack not in cache:
-            path = tmp_path_factory.mktemp(stack) / f"{stack}.yaml"
-            path.write_text(yaml.safe_dump(BFD_STACKS[stack], allow_unicode=True, sort_keys=False),
-                            encoding="utf-8")
-            c = compile_stack(path)
-            cache[stack] = c, render(c.design, management_supernet=c.vs.stack.address_plan.management)
-        return cache[stack]
-
-    return get
-
-
 def interface_bfd(platform: str, text: str, ifname: str) -> dict | None:
     """BFD for OSPF on one interface as its timers (``tx_ms``, ``rx_ms``, ``multiplier``); None
     when the interface has no BFD line at all. The timers must be written out (the platforms'
@@ -731,10 +713,10 @@ def interface_bfd(platform: str, text: str, ifname: str) -> dict | None:
 
 
 @pytest.mark.parametrize(("stack", "link", "wanted"), bfd_cases())
-def test_ends_agree_on_bfd(bfd_compiled, stack, link, wanted):
+def test_ends_agree_on_bfd(compiled, stack, link, wanted):
     """Both ends run BFD with the same timers where the stack asks for it, neither end elsewhere;
     and the timers notice a silent fault within a second."""
-    a, b = (interface_bfd(p, config_of(h, p, f), i) for h, p, i, f in ends(bfd_compiled, stack, link))
+    a, b = (interface_bfd(p, config_of(h, p, f), i) for h, p, i, f in ends(compiled, stack, link))
     assert a == b
     assert (a is not None) == wanted, f"bfd: {wanted} in the stack, rendered: {a}"
     if a:
@@ -744,10 +726,10 @@ def test_ends_agree_on_bfd(bfd_compiled, stack, link, wanted):
 
 
 @pytest.mark.parametrize("stack", list(BFD_STACKS))
-def test_bfd_only_on_hosts_with_a_bfd_link(bfd_compiled, stack):
+def test_bfd_only_on_hosts_with_a_bfd_link(compiled, stack):
     """Global BFD (FRR's bfd block and daemon, Huawei's bfd view) only where a link asks for it,
     and no BGP BFD (the provincial uplink has none)."""
-    c, files = bfd_compiled(stack)
+    c, files = compiled(stack)
     with_bfd = {host_name(end) for lk in c.vs.stack.links if lk.bfd for end in (lk.a, lk.b)}
     found = {path.split("/")[0] for path, text in files.items() if BFD.search(text)}
     assert found == with_bfd

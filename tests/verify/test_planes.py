@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from functools import cache
 
 import netaddr
 import pytest
@@ -22,12 +23,14 @@ LAB = os.environ.get("GOVNET_VERIFY_PLATFORM", "lab") == "lab"
 PLANE_NETS = ("intranet", "extranet")
 
 
+@cache
 def _city_networks() -> dict[str, netaddr.IPNetwork]:
     """The city's networks by name (intranet, extranet, management, loopbacks, links, tunnels)."""
     names = ("intranet", "extranet", "management", "loopbacks", "links", "tunnels")
     return dict(zip(names, (netaddr.IPNetwork(n) for n in city().networks), strict=True))
 
 
+@cache
 def _of_plane(plane: str) -> list[netaddr.IPNetwork]:
     """What only ``plane`` routes: its supernet, its routers' loopbacks, its links and tunnels."""
     nets = [_city_networks()[plane]]
@@ -49,7 +52,7 @@ def _forbidden(host: str) -> list[netaddr.IPNetwork]:
         return [_city_networks()["intranet"], *_of_plane("intranet")]
     (plane,) = h.planes
     other = next(p for p in PLANE_NETS if p != plane)
-    out = _of_plane(other)
+    out = list(_of_plane(other))
     if plane == "intranet":
         if city().internet_segment:
             out.append(netaddr.IPNetwork(city().internet_segment))
