@@ -15,7 +15,7 @@ from govnet.pipeline import LockMode, compile_stack
 DESIGN = compile_stack("stacks/example-city.yaml", LockMode.FROZEN).design
 FACTS = DESIGN.hosts["wolong-gw1"]
 #: controls judged on another host's facts: the mail control applies to the document exchange only
-OTHER_HOST = {"8.1.4.8 a": "dc-oa1"}
+OTHER_HOST = {"8.1.4.8 a": "dc-oa1", "8.1.4.8 a/video": "dc-oa1"}
 
 HARDENED = {
     "8.1.4.1 a": "minlen = 12\nminclass = 3\nPASS_MAX_DAYS\t90\n",
@@ -36,6 +36,7 @@ HARDENED = {
                  "198.18.0.4:587 inet n - n - - smtpd -o syslog_name=postfix/submission "
                  "-o smtpd_tls_security_level=encrypt -o smtpd_sasl_auth_enable=yes\n"
                  "LISTEN 0 100 198.18.0.4:587 0.0.0.0:*\nLISTEN 0 100 198.18.0.4:993 0.0.0.0:*\n",
+    "8.1.4.8 a/video": "\thttp = false\n\thttps = true\n\tadmin_http = false\n",
 }
 DEFAULT_DEBIAN = {
     "8.1.4.1 a": "PASS_MAX_DAYS\t99999\n",
@@ -53,6 +54,8 @@ DEFAULT_DEBIAN = {
     "8.1.4.8 a": "dovecot_ssl yes\ndisable_plaintext_auth no\n"
                  "smtp inet n - y - - smtpd\nLISTEN 0 100 0.0.0.0:25 0.0.0.0:*\n"
                  "LISTEN 0 100 0.0.0.0:143 0.0.0.0:*\n",
+    # Debian's janus package as installed: plain HTTP on 8088, no HTTPS
+    "8.1.4.8 a/video": "\thttp = true\n\thttps = false\n\tadmin_http = false\n",
 }
 IDS = [c.id for c in compliance.CATALOGUE]
 #: the controls of every host (wolong-gw1's); 8.1.4.4 d applies to 政民互动's host only (below)
@@ -68,10 +71,11 @@ def run(outputs: dict[str, str]) -> dict[str, compliance.Finding]:
     return found
 
 
-def test_the_mail_control_does_not_apply_without_an_exchange():
-    assert run(HARDENED)["8.1.4.8 a"].status == compliance.PASS
-    (control,) = [c for c in compliance.CATALOGUE if c.id == "8.1.4.8 a"]
-    assert control.judge(DEFAULT_DEBIAN["8.1.4.8 a"], FACTS)[0] == compliance.NA
+@pytest.mark.parametrize("cid", ["8.1.4.8 a", "8.1.4.8 a/video"])
+def test_the_mail_and_video_controls_do_not_apply_without_their_service(cid):
+    assert run(HARDENED)[cid].status == compliance.PASS
+    (control,) = [c for c in compliance.CATALOGUE if c.id == cid]
+    assert control.judge(DEFAULT_DEBIAN[cid], FACTS)[0] == compliance.NA
 
 
 @pytest.mark.parametrize("cid", HOST_IDS)

@@ -238,6 +238,21 @@ def _mail_in_transit(out: str, facts: HostFacts) -> tuple[str, str]:
     return PASS, f"submission only with STARTTLS ({len(smtpd)} listener), IMAPS only, no clear-text mail port"
 
 
+def _video_in_transit(out: str, facts: HostFacts) -> tuple[str, str]:
+    if "videoconf" not in facts.services:
+        return NA, "no video conferencing on this host"
+    kv, bad = _kv(out), []
+    if kv.get("https") != "true":
+        bad.append("Janus's API is not on HTTPS")
+    for key, what in (("http", "plain HTTP"), ("admin_http", "the admin API on plain HTTP"),
+                      ("no_webrtc_encryption", "media without DTLS-SRTP")):
+        if kv.get(key, "false") != "false":
+            bad.append(f"Janus serves {what}")
+    if bad:
+        return FAIL, "; ".join(bad)
+    return PASS, "Janus's API on HTTPS only, media encrypted (DTLS-SRTP, Janus's default kept)"
+
+
 CATALOGUE: tuple[Control, ...] = (
     Control("8.1.4.1 a", "password complexity and periodic change",
             "grep -Eh '^[[:space:]]*(minlen|minclass)' /etc/security/pwquality.conf 2>/dev/null;"
@@ -280,6 +295,10 @@ CATALOGUE: tuple[Control, ...] = (
             " echo disable_plaintext_auth $(doveconf -h disable_plaintext_auth 2>/dev/null);"
             " postconf -M 2>/dev/null | grep -E '^[^ ]+ +inet ' || true;"
             " ss -Hltn", _mail_in_transit),
+    Control("8.1.4.8 a/video", "important data encrypted in transit: the video conference",
+            "grep -shE '^[[:space:]]*(http|https|admin_http|no_webrtc_encryption)[[:space:]]*='"
+            " /etc/janus/janus.transport.http.jcfg /etc/janus/janus.jcfg | tr -d '\"'; true",
+            _video_in_transit),
 )
 
 

@@ -13,6 +13,7 @@ facts built so far) with one job, and :func:`build` only runs them.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -40,6 +41,8 @@ from govnet.facts import (
     Rule,
     ServiceEntry,
     Tunnel,
+    Videoconf,
+    VideoRoom,
     Vrf,
 )
 from govnet.perf import no_gc
@@ -548,6 +551,36 @@ def build_mail(vs: ValidStack, _plan: Plan, d: Draft) -> None:
                        noc=noc, mailboxes=boxes)
 
 
+def build_videoconf(vs: ValidStack, _plan: Plan, d: Draft) -> None:
+    """Video conferencing: each videoconf server hosts one VideoRoom that every city site of its
+    plane may publish in (a county MCU's room serves the same plane: its townships and the city),
+    and its coturn relays to that plane only."""
+    planes = {"intranet": str(vs.stack.address_plan.intranet),
+              "extranet": str(vs.stack.address_plan.extranet)}
+    kinds = {k.value for k in standard.MAILBOX_SITE_KINDS}
+    name = f"{names.SERVICE_NAMES[m.Service.videoconf.value]}.{d.city.domain}"
+    servers = d.services.get(m.Service.videoconf.value, [])
+    if not servers:
+        return
+    sites: dict[str, set[str]] = {p: set() for p in planes}  # plane -> the city sites on it
+    for x in d.hosts.values():
+        if x.site_kind in kinds:
+            for p in x.planes:
+                sites.setdefault(p, set()).add(x.site)
+    for server in servers:
+        h = d.hosts[server.host]
+        # the city's room is named after the city, a county MCU's after its county
+        shown = d.city.display_name if h.site_kind == m.SiteKind.datacenter.value else h.site_display_name
+        plane = ipaddress.ip_network(planes[server.plane])
+        h.videoconf = Videoconf(
+            server=server, server_name=name, api_port=standard.VIDEO_API_PORT,
+            turn_port=standard.VIDEO_TURN_PORT, rtp_ports=list(standard.VIDEO_RTP_PORTS),
+            relay_ports=list(standard.VIDEO_RELAY_PORTS), realm=d.city.domain,
+            peers=[str(plane[0]), str(plane[-1])],
+            room=VideoRoom(id=standard.VIDEO_ROOM_ID, description=f"{shown}视频会议",
+                           publishers=len(sites[server.plane])))
+
+
 def build_monitoring(vs: ValidStack, _plan: Plan, d: Draft) -> None:
     """What Prometheus scrapes and probes; each scraped host's node exporter listens there. A
     monitoring server sends its alerts through the city mail server when it is on its plane."""
@@ -595,8 +628,8 @@ BUILDERS: tuple[Builder, ...] = (
     build_city, build_services, build_applications, build_hudong, build_databases,
     build_hosts, build_internet, build_server_lans, build_router_lans, build_links,
     build_floating_defaults, build_ospf, build_bgp, check_vrfs, check_routes,
-    build_primary_addresses, build_listen, build_mail, build_monitoring, build_backup, build_firewall,
-    build_names,
+    build_primary_addresses, build_listen, build_mail, build_videoconf, build_monitoring, build_backup,
+    build_firewall, build_names,
 )
 
 

@@ -71,6 +71,30 @@ class Mail(Facts):
     mailboxes: list[Mailbox]
 
 
+class VideoRoom(Facts):
+    """A Janus VideoRoom: every site of the server's plane may publish in it."""
+
+    id: int
+    description: str
+    publishers: int
+
+
+class Videoconf(Facts):
+    """Video conferencing on one host: Janus (VideoRoom) behind its own HTTPS API and coturn for
+    the clients that cannot reach Janus's media ports directly. Both serve the host's plane only,
+    and coturn relays to that plane only."""
+
+    server: ServiceEntry
+    server_name: str  # the DNS name of the service (names.SERVICE_NAMES) and of its certificate
+    api_port: int  # Janus's API, HTTPS
+    turn_port: int  # coturn's STUN/TURN, UDP and TCP
+    rtp_ports: list[int]  # Janus's media (ICE) ports: first, last
+    relay_ports: list[int]  # the relay ports coturn hands out: first, last
+    realm: str  # coturn's realm: the city's domain
+    peers: list[str]  # the only addresses coturn relays to: its plane's first and last address
+    room: VideoRoom
+
+
 class CityFacts(Facts):
     name: str
     display_name: str
@@ -312,6 +336,7 @@ class Rule(Facts):
     proto: str
     port: int
     sources: list[str]
+    port_end: int | None = None  # a range of ports, port to port_end inclusive (a service's media)
 
 
 class TunnelRule(Facts):
@@ -378,6 +403,7 @@ class HostFacts(Facts):
     listen: dict[str, str] = {}  # service (and node-exporter) -> the address it listens on here
     backup_paths: list[str] = []  # folders this host backs up to the disaster-recovery site
     mail: Mail | None = None  # the document exchange's server: its domain, name and mailboxes
+    videoconf: Videoconf | None = None  # a video conferencing server: its room, ports and peers
     monitoring: MonitoringFacts | None = None  # a monitoring server: its plane's part
 
     @property

@@ -97,6 +97,8 @@ def build(vs: ValidStack, hosts: dict[str, HostFacts], city: CityFacts,
             sources = _sources(standard.SERVICE_AUDIENCE[m.Service(svc)], h, city, plane_net, backup_clients)
             rules += [Rule(service=svc, proto=proto, port=port, sources=sources)
                       for proto, port in standard.SERVICE_PORTS[m.Service(svc)]]
+            rules += [Rule(service=svc, proto=proto, port=first, port_end=last, sources=sources)
+                      for proto, first, last in standard.SERVICE_PORT_RANGES.get(m.Service(svc), ())]
         if name in scraped:
             rules.append(Rule(service="node-exporter", proto="tcp", port=watch.exporter_port,
                               sources=scrapers.get(scraped[name], [])))

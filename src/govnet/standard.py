@@ -75,6 +75,15 @@ IPSEC_NAT_T_PORT = 4500
 MAIL_SUBMISSION_PORT = 587
 MAIL_IMAPS_PORT = 993
 
+#: Video conferencing: Janus's API (HTTPS), coturn's STUN/TURN port, and the UDP ports of the
+#: media: Janus's RTP (ICE) ports and the relay ports coturn hands out, first and last inclusive
+VIDEO_API_PORT = 443
+VIDEO_TURN_PORT = 3478
+VIDEO_RTP_PORTS = (20000, 20099)
+VIDEO_RELAY_PORTS = (20100, 20199)
+#: The number of the VideoRoom each video conferencing server hosts
+VIDEO_ROOM_ID = 1000
+
 #: Where each service listens: (protocol, port). The zone policy opens exactly these.
 SERVICE_PORTS: dict[Service, tuple[tuple[str, int], ...]] = {
     Service.portal: (("tcp", 80), ("tcp", 443)),
@@ -87,9 +96,17 @@ SERVICE_PORTS: dict[Service, tuple[tuple[str, int], ...]] = {
     # 公文交换 by mail: submission (STARTTLS, login required) and IMAPS; no SMTP on port 25, as
     # the exchange takes mail from its own units only
     Service.docexchange: (("tcp", MAIL_SUBMISSION_PORT), ("tcp", MAIL_IMAPS_PORT)),
-    Service.videoconf: (("tcp", 443), ("udp", 10000)),
+    # Janus's API over HTTPS, and coturn's STUN/TURN (UDP and TCP); the media ports are ranges
+    # (SERVICE_PORT_RANGES)
+    Service.videoconf: (("tcp", VIDEO_API_PORT), ("udp", VIDEO_TURN_PORT), ("tcp", VIDEO_TURN_PORT)),
     Service.backup: (("tcp", 2222),),  # the DR host's own sshd for borg, apart from management's 22
     Service.hudong: (("tcp", 8001),),  # gunicorn on the host's loopback, behind the portal's nginx
+}
+
+#: The port ranges a service's media needs besides SERVICE_PORTS: (protocol, first, last). The
+#: zone policy opens each range to the same audience.
+SERVICE_PORT_RANGES: dict[Service, tuple[tuple[str, int, int], ...]] = {
+    Service.videoconf: (("udp", VIDEO_RTP_PORTS[0], VIDEO_RELAY_PORTS[1]),),
 }
 
 #: Who may use a service: "public" (anyone, the Internet included), "city" (every network of the
