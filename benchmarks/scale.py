@@ -73,7 +73,7 @@ DC_SERVERS = (
     ("infra1", "intranet", ["dns", "ntp", "syslog"], "基础服务"),
     ("mon1", "intranet", ["monitoring"], "网管监控"),
     ("db1", "intranet", ["database"], "信息资源库"),
-    ("oa1", "intranet", ["oa", "docexchange"], "OA与公文交换"),
+    ("oa1", "intranet", ["docexchange"], "公文交换"),
     ("vc1", "intranet", ["videoconf"], "视频会议MCU"),
     ("backup1", "intranet", ["backup"], "备份服务器"),
 )

@@ -120,7 +120,6 @@ class Service(StrEnum):
     syslog = "syslog"
     monitoring = "monitoring"
     database = "database"
-    oa = "oa"
     docexchange = "docexchange"
     videoconf = "videoconf"
     backup = "backup"
@@ -333,9 +332,11 @@ class PortalParams(Strict):
 
 class DatabaseParams(Strict):
     databases: list[Slug] = Field(default_factory=list, description="databases to create")
-    clients: list[Service] = Field(default_factory=lambda: [Service.oa],
+    clients: list[Service] = Field(default_factory=list,
                                    description="services whose hosts use the databases (each "
-                                   "database gets a login role those hosts may connect as)")
+                                   "database gets a login role those hosts may connect as); none "
+                                   "unless the stack names them: a database admits only the "
+                                   "services a stack lists here")
 
 
 class ServiceParams(Strict):

@@ -24,7 +24,7 @@ from govnet.rules import ValidStack
 #: DNS names of the shared services (label under the city's domain)
 SERVICE_NAMES: dict[str, str] = {
     "dns": "ns", "ntp": "ntp", "syslog": "log", "monitoring": "monitor", "database": "db",
-    "oa": "oa", "docexchange": "gwjh", "videoconf": "video", "portal": "portal", "backup": "backup",
+    "docexchange": "gwjh", "videoconf": "video", "portal": "portal", "backup": "backup",
 }
 
 

@@ -13,8 +13,8 @@ ZONES: dict[str, dict] = {
         "plane": "intranet",
         "display_name": "政务内网",
         "internet": "deny",
-        "services": ["dns", "ntp", "syslog", "monitoring", "database", "oa", "docexchange",
-                     "videoconf", "backup"],
+        "services": ["dns", "ntp", "syslog", "monitoring", "database", "docexchange", "videoconf",
+                     "backup"],
     },
     "extranet": {
         "plane": "extranet",
@@ -92,7 +92,6 @@ SERVICE_PORTS: dict[Service, tuple[tuple[str, int], ...]] = {
     Service.syslog: (("tcp", 514),),
     Service.monitoring: (("tcp", 9090),),
     Service.database: (("tcp", 5432),),
-    Service.oa: (("tcp", 443),),
     # 公文交换 by mail: submission (STARTTLS, login required) and IMAPS; no SMTP on port 25, as
     # the exchange takes mail from its own units only
     Service.docexchange: (("tcp", MAIL_SUBMISSION_PORT), ("tcp", MAIL_IMAPS_PORT)),
@@ -118,8 +117,8 @@ SERVICE_PORT_RANGES: dict[Service, tuple[tuple[str, int, int], ...]] = {
 SERVICE_AUDIENCE: dict[Service, str] = {
     Service.portal: "public",
     Service.dns: "city", Service.ntp: "city", Service.syslog: "city", Service.monitoring: "management",
-    Service.database: "plane", Service.oa: "plane", Service.docexchange: "plane",
-    Service.videoconf: "plane", Service.backup: "clients", Service.hudong: "host",
+    Service.database: "plane", Service.docexchange: "plane", Service.videoconf: "plane",
+    Service.backup: "clients", Service.hudong: "host",
 }
 
 #: Services that run on a portal host only, behind its nginx (which the public reaches).
@@ -127,7 +126,7 @@ PORTAL_HOSTED_SERVICES = frozenset({Service.hudong})
 
 #: Services the portal may publish behind it (web applications over HTTPS): never DNS, the
 #: database, monitoring, logs or backups.
-PORTAL_APPLICATION_SERVICES = frozenset({Service.oa, Service.videoconf})
+PORTAL_APPLICATION_SERVICES = frozenset({Service.videoconf})
 
 #: The document exchange's mailbox of the network center (市网络中心), where alerts go
 NOC_MAILBOX = "noc"

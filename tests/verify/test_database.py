@@ -34,6 +34,8 @@ def test_passwords_are_scram():
 
 def test_application_host_logs_in():
     _, address, dbs = _db()
+    if not any(db.clients for db in dbs):
+        pytest.skip("the stack names no services.database.clients")
     for db in dbs:
         for client in db.clients:
             if client.host not in selected():
