@@ -129,6 +129,13 @@ class Service(StrEnum):
     hudong = "hudong"
 
 
+#: Names a stack may not use as a service, with the reason it is refused: govnet hosts no software
+#: for them, so it opens no port, DNS name or login for them
+NOT_SERVICES: dict[str, str] = {
+    "oa": "govnet hosts no OA application (issue 13), so it opens no port, name or login for OA",
+}
+
+
 class Medium(StrEnum):
     fiber = "fiber"
     broadband = "broadband"  # broadcast-TV broadband (广电宽带)

@@ -125,6 +125,11 @@ def _enum(src: Source, path: tuple, err: dict) -> Diagnostic:
     value = err.get("input")
     expected = err.get("ctx", {}).get("expected", "")
     choices = [c.strip().strip("'") for c in expected.replace(" or ", ",").split(",")]
+    if isinstance(value, str) and value in m.NOT_SERVICES and set(choices) == set(m.Service):
+        return src.diag(path, "bad-value",
+                        f"{_describe(path)}: {value!r} is not a govnet service: "
+                        f"{m.NOT_SERVICES[value]}",
+                        f"remove {value!r}; the services are: {', '.join(choices)}")
     guess = closest(value, choices)
     hint = (f"did you mean {guess!r}? " if guess else "") + f"use one of: {', '.join(choices)}"
     return src.diag(path, "bad-value", f"{_describe(path)}: {value!r} is not allowed", hint)
