@@ -46,6 +46,17 @@ def test_shared_services_open_to_the_city_networks_of_their_plane(hosts):
         "198.18.64.0/18", "198.18.128.0/20", "198.18.144.0/24", "198.18.145.0/24", "198.18.146.0/24"]
 
 
+def test_video_opens_its_api_turn_and_media_range_to_its_plane_only(hosts):
+    rules = {(r.proto, r.port, r.port_end): r.sources for r in _accept(hosts["dc-oa1"], "videoconf")}
+    assert rules == {("tcp", 443, None): ["198.18.0.0/18"], ("udp", 3478, None): ["198.18.0.0/18"],
+                     ("tcp", 3478, None): ["198.18.0.0/18"], ("udp", 20000, 20199): ["198.18.0.0/18"]}
+    v = hosts["dc-oa1"].videoconf
+    # Janus's and coturn's ranges are the opened range, and coturn relays to the plane only
+    assert (v.rtp_ports[0], v.relay_ports[1]) == (20000, 20199)
+    assert v.peers == ["198.18.0.0", "198.18.63.255"]
+    assert v.room.publishers == 5  # dc, dr, wolong, wolong-edu, wancheng: the intranet's sites
+
+
 def test_portal_open_to_anyone(hosts):
     assert {r.port for r in _accept(hosts["dc-portal1"], "portal")} == {80, 443}
     assert all(r.sources == ["0.0.0.0/0"] for r in _accept(hosts["dc-portal1"], "portal"))
