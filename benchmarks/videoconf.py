@@ -5,7 +5,8 @@ to see the first frame of another county (issue 13, item 3).
 
 Needs a running lab of the stack (``govnet up stacks/example-city.yaml``, as root); it changes
 nothing in the lab. Each run starts two WebRTC participants (aiortc, tests/videoconf_client.py)
-at once, each inside the network namespace of a county router of the videoconf server's plane:
+at once, each on a PC of its own (a namespace on a county's LAN, made for the run and removed after
+it: ``videoconf_client.county_pc``), in two counties of the videoconf server's plane:
 both join the room, publish a synthetic 640x480 video track and subscribe to the other's; the
 second goes through coturn only (relay candidates). Per participant it prints:
 
@@ -37,7 +38,6 @@ def main() -> int:
 
     import videoconf_client
     from govnet import paths
-    from govnet.lab import layout
     from govnet.pipeline import LockMode, compile_stack
 
     stack = Path(args.stack).resolve()
@@ -63,13 +63,19 @@ def main() -> int:
               "--api-secret-file", str(state / "secrets" / "videoconf-api"), "--room", str(v.room.id),
               "--turn-secret-file", str(state / "secrets" / "videoconf-turn"),
               "--turn-port", str(v.turn_port), "--frames", str(args.frames), "--timeout", "60"]
-    sides = [{"netns": layout.host_netns(lab, a), "display": design.hosts[a].site,
-              "peer": design.hosts[b].site},
-             {"netns": layout.host_netns(lab, b), "display": design.hosts[b].site,
-              "peer": design.hosts[a].site, "extra": ["--relay"]}]
+    with videoconf_client.county_pc(lab, design, a) as (ns_a, addr_a), \
+            videoconf_client.county_pc(lab, design, b) as (ns_b, addr_b):
+        sides = [{"netns": ns_a, "display": design.hosts[a].site, "peer": design.hosts[b].site},
+                 {"netns": ns_b, "display": design.hosts[b].site, "peer": design.hosts[a].site,
+                  "extra": ["--relay"]}]
+        print(f"{v.server_name} ({v.server.host} {v.server.address}), room {v.room.id}: a PC of "
+              f"{sides[0]['display']} ({addr_a}, direct) and of {sides[1]['display']} ({addr_b}, "
+              "through coturn)")
+        return _runs(args, sides, common, videoconf_client)
+
+
+def _runs(args, sides, common, videoconf_client) -> int:
     worst_join = worst_first = 0.0
-    print(f"{v.server_name} ({v.server.host} {v.server.address}), room {v.room.id}: "
-          f"{sides[0]['display']} (direct) and {sides[1]['display']} (through coturn)")
     for run in range(1, args.runs + 1):
         events = videoconf_client.run_pair(sides, common, timeout=150)
         for side, evs in zip(sides, events, strict=True):

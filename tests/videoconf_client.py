@@ -328,6 +328,55 @@ def main(argv=None) -> int:
         return 2
 
 
+@contextlib.contextmanager
+def county_pc(lab: str, design, router: str):
+    """A county PC for the length of a test: a namespace of the lab (``govnet.<lab>+pc-<site>``,
+    which ``govnet down`` sweeps like every helper namespace) with one port on the router's LAN
+    segment, the LAN's highest free address and the router as its gateway, as a unit's own PC
+    sits. Yields (namespace, address); the namespace (and its cable) is gone afterwards."""
+    import ipaddress
+
+    from govnet.lab import fabric, layout
+
+    h = design.hosts[router]
+    lan = next(i for i in h.interfaces if i.kind == "lan")
+    gateway = ipaddress.ip_interface(lan.address)
+    used = {str(ipaddress.ip_interface(i.address).ip) for x in design.hosts.values()
+            for i in x.interfaces if i.address}
+    addr = next(str(a) for a in reversed(list(gateway.network.hosts())) if str(a) not in used)
+    ns = f"{layout.netns_prefix(lab)[1]}pc-{h.site}"
+    outside, inside = layout.ifname("pc", lab, h.site), layout.ifname("pc-in", lab, h.site)
+    bridge = fabric.segment_bridge(f"{h.site}:{lan.zone}")
+
+    def ip(*args, netns: str | None = None):
+        subprocess.run(["ip", *(["-n", netns] if netns else []), *args], check=True,
+                       capture_output=True, text=True)
+
+    def remove():
+        # the cable first, synchronously: a namespace's veths die asynchronously with it, and the
+        # next PC would find the name taken
+        subprocess.run(["ip", "-n", layout.switch_netns(lab), "link", "del", outside],
+                       capture_output=True, check=False)
+        subprocess.run(["ip", "link", "del", outside], capture_output=True, check=False)
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
+
+    remove()  # a leftover of an interrupted test
+    ip("netns", "add", ns)
+    try:
+        ip("link", "set", "lo", "up", netns=ns)
+        ip("link", "add", outside, "type", "veth", "peer", "name", inside)
+        ip("link", "set", outside, "netns", layout.switch_netns(lab))
+        ip("link", "set", outside, "master", bridge, "up", netns=layout.switch_netns(lab))
+        ip("link", "set", inside, "netns", ns)
+        ip("link", "set", inside, "name", "eth0", netns=ns)
+        ip("addr", "add", f"{addr}/{gateway.network.prefixlen}", "dev", "eth0", netns=ns)
+        ip("link", "set", "eth0", "up", netns=ns)
+        ip("route", "add", "default", "via", str(gateway.ip), netns=ns)
+        yield ns, addr
+    finally:
+        remove()
+
+
 def run_pair(sides: list[dict], common: list[str], timeout: float = 90) -> list[dict]:
     """Run one participant per side at once, each in its network namespace (``sides``: dicts of
     ``netns``, ``display``, ``peer`` and ``extra`` arguments); their events, per side, in order.
