@@ -5,8 +5,9 @@ and the reverse zones of its networks, as plain records the ``dns`` role writes 
 files and the checks resolve. Every device gets an A record for its name (``core1.dc``) on its
 primary address (a server's zone address, a router's loopback) and one per interface
 (``eth1.core1.dc``, ``mgmt.core1.dc``); every shared service a name (``ntp``, ``log``, …) and the
-portal its public name. Every city address has exactly one PTR. Hosts on the Internet are not the
-city's and get no records.
+portal its public name, answered by the DNS servers of the service's plane only (split horizon).
+Every city address has exactly one PTR. Hosts on the Internet are not the city's and get no
+records.
 """
 
 from __future__ import annotations
@@ -51,8 +52,8 @@ def build(vs: ValidStack, hosts: dict[str, HostFacts], city: CityFacts,
     records: list[dict] = []  # forward: {name (relative), type, value}
     ptrs: dict[str, str] = {}  # address -> absolute name
 
-    def add_a(name: str, address: str, ptr: bool = True) -> None:
-        records.append({"name": name, "type": "A", "value": address})
+    def add_a(name: str, address: str, ptr: bool = True, plane: str | None = None) -> None:
+        records.append({"name": name, "type": "A", "value": address, **({"plane": plane} if plane else {})})
         if ptr:
             ptrs.setdefault(address, f"{name}.{domain}.")
 
@@ -72,11 +73,11 @@ def build(vs: ValidStack, hosts: dict[str, HostFacts], city: CityFacts,
     for svc, entries in services.items():
         if svc in SERVICE_NAMES and entries:
             for entry in entries:
-                add_a(SERVICE_NAMES[svc], entry.address, ptr=False)
+                add_a(SERVICE_NAMES[svc], entry.address, ptr=False, plane=entry.plane)
     public = city.portal_server_name
     if public.endswith("." + domain) and services.get("portal"):
         for entry in services["portal"]:
-            add_a(public[: -len(domain) - 1], entry.address, ptr=False)
+            add_a(public[: -len(domain) - 1], entry.address, ptr=False, plane=entry.plane)
 
     city_nets = [netaddr.IPNetwork(n) for n in city.networks]
     zones: dict[str, dict] = {}

@@ -11,12 +11,16 @@ from stackfacts import connect, county_hosts, dns, facts, selected, services
 
 def _dns(host: str | None = None):
     """The city's zones and the DNS server ``host`` asks: its own plane's (the planes never meet)."""
-    d = dns()
+    d, server = dns(), _server(host)
+    return d, server.address
+
+
+def _server(host: str | None = None):
     servers = [s for s in services().get("dns", []) if s.host in selected()
                and (host is None or s.address in facts(host).clients["dns"])]
     if not servers:
         pytest.skip("no DNS server of this host's plane in this selection")
-    return d, servers[0].address
+    return servers[0]
 
 
 def _answers(host: str, server: str, args: list[str]) -> dict[str, set[str]]:
@@ -32,15 +36,25 @@ def _answers(host: str, server: str, args: list[str]) -> dict[str, set[str]]:
 
 
 def test_every_name_resolves_forward(county_host):
+    """Every device and interface; the shared services by the names of the server's own plane
+    only (split horizon: ``gwjh`` is the intranet's exchange on the intranet, the extranet's on
+    the extranet)."""
     d, server = _dns(county_host)
+    plane = _server(county_host).plane
     zone = d.forward.zone
     want: dict[str, set[str]] = {}
     for r in d.forward.records:
-        want.setdefault(f"{r.name}.{zone}", set()).add(r.value)
+        if r.plane in (None, plane):
+            want.setdefault(f"{r.name}.{zone}", set()).add(r.value)
     args = [a for name in want for a in (name, "A")]
     got = _answers(county_host, server, args)
     wrong = {n: (v, got.get(n)) for n, v in want.items() if got.get(n) != v}
     assert not wrong, f"from {county_host}: {len(wrong)} names wrong, e.g. {list(wrong.items())[:3]}"
+    # a service of the other plane only has no name here
+    hidden = {f"{r.name}.{zone}" for r in d.forward.records if r.plane not in (None, plane)} - set(want)
+    if hidden:
+        seen = _answers(county_host, server, [a for name in sorted(hidden) for a in (name, "A")])
+        assert not seen, f"from {county_host}: the other plane's services answer: {seen}"
 
 
 def test_every_city_address_resolves_reverse(county_host):
