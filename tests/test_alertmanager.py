@@ -1,5 +1,5 @@
-"""Alerts by mail: the intranet's monitoring server mails the network center through the city
-mail server of its own plane; the extranet's has none on its plane and so no Alertmanager. The
+"""Alerts by mail: each plane's monitoring server mails the network center through the mail
+server of its own plane; one whose plane has none gets no Alertmanager. The
 role's alertmanager.yml, rendered for example-city, passes ``amtool check-config`` and routes
 every alert, resolved ones too, to the network center's mailbox over STARTTLS checked against the
 city CA; prometheus.yml then sends its alerts to it and passes ``promtool check config``."""
@@ -30,22 +30,37 @@ def _vars(design, host: str) -> dict:
             "monitoring__alert_repeat_interval": "4h"}
 
 
-def test_the_intranet_monitor_mails_the_noc_and_the_extranet_monitor_does_not(city):
-    exchange = city.services["docexchange"][0]
-    mail = city.hosts[exchange.host].mail
+def _exchange(design, plane: str):
+    entry = next(x for x in design.services["docexchange"] if x.plane == plane)
+    return entry, design.hosts[entry.host].mail
+
+
+@pytest.mark.parametrize(("monitor", "plane"), [("dc-infra1", "intranet"), ("dc-infra2", "extranet")])
+def test_each_planes_monitor_mails_the_noc_on_its_own_planes_exchange(city, monitor, plane):
+    exchange, mail = _exchange(city, plane)
     assert mail.noc == f"{standard.NOC_MAILBOX}@{city.city.domain}"
     assert standard.NOC_MAILBOX in [b.name for b in mail.mailboxes]
-    alert = city.hosts["dc-infra1"].monitoring.alert_mail
+    alert = city.hosts[monitor].monitoring.alert_mail
     assert (alert.server, alert.port, alert.to) == (exchange.address, standard.MAIL_SUBMISSION_PORT, mail.noc)
     assert alert.server_name == mail.server_name
-    # the planes never meet: the extranet's monitor has no mail server it could reach
-    assert city.hosts["dc-infra2"].monitoring.alert_mail is None
 
 
-def test_a_mailbox_per_site_of_the_exchanges_plane_only(city):
-    mail = city.hosts[city.services["docexchange"][0].host].mail
-    sites = {b.site for b in mail.mailboxes if b.site}
-    assert sites == {"dc", "dr", "wolong", "wancheng", "wolong-edu"}  # xixia, tanghe: extranet only
+def test_a_monitor_without_a_mail_server_on_its_plane_mails_nobody(city):
+    """smoke-town's extranet has a monitoring server and no mail server: the intranet's is out of
+    its reach, so it gets no alert mail (and no Alertmanager)."""
+    town = compile_stack(CITY.parent / "smoke-town.yaml").design
+    monitors = {s.plane: s.host for s in town.services["monitoring"]}
+    assert not [x for x in town.services["docexchange"] if x.plane == "extranet"]
+    assert town.hosts[monitors["extranet"]].monitoring.alert_mail is None
+
+
+@pytest.mark.parametrize(("plane", "sites"), [
+    ("intranet", {"dc", "dr", "wolong", "wancheng", "wolong-edu"}),  # xixia, tanghe: extranet only
+    ("extranet", {"dc", "wancheng", "xixia", "tanghe"}),  # wolong, wolong-edu, dr: intranet only
+])
+def test_a_mailbox_per_site_of_the_exchanges_plane_only(city, plane, sites):
+    _, mail = _exchange(city, plane)
+    assert {b.site for b in mail.mailboxes if b.site} == sites
     assert all(b.address == f"{b.name}@{city.city.domain}" for b in mail.mailboxes)
 
 

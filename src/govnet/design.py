@@ -528,27 +528,33 @@ def build_listen(_vs: ValidStack, _plan: Plan, d: Draft) -> None:
 
 
 def build_mail(vs: ValidStack, _plan: Plan, d: Draft) -> None:
-    """The document exchange (公文交换) by mail: its first docexchange server, and a mailbox per
-    city site of that server's plane (a site on the other plane alone could never reach it) plus
-    the network center's (``standard.NOC_MAILBOX``), where alerts go."""
-    servers = d.services.get(m.Service.docexchange.value, [])
-    if not servers:
-        return
-    server, domain = servers[0], d.city.domain
+    """The document exchange (公文交换) by mail, one per plane: the plane's first docexchange
+    server, with a mailbox per city site of that plane (a site on the other plane alone could never
+    reach it) plus the network center's (``standard.NOC_MAILBOX``), where the plane's alerts go."""
+    domain = d.city.domain
     kinds = {k.value for k in standard.MAILBOX_SITE_KINDS}
-    sites: dict[str, str] = {}
+    firsts: dict[str, ServiceEntry] = {}
+    for x in d.services.get(m.Service.docexchange.value, []):
+        firsts.setdefault(x.plane, x)
+    if not firsts:
+        return
+    sites: dict[str, dict[str, str]] = {plane: {} for plane in firsts}  # plane -> site -> its name
     for h in d.hosts.values():  # in file order
-        if h.site_kind in kinds and server.plane in h.planes:
-            sites.setdefault(h.site, h.site_display_name)
+        if h.site_kind in kinds:
+            for plane in h.planes:
+                if plane in sites:
+                    sites[plane].setdefault(h.site, h.site_display_name)
     noc = f"{standard.NOC_MAILBOX}@{domain}"
-    boxes = [Mailbox(name=site, address=f"{site}@{domain}", display_name=shown, site=site)
-             for site, shown in sites.items()]
-    boxes.append(Mailbox(name=standard.NOC_MAILBOX, address=noc,
-                         display_name=f"{d.city.display_name}网络中心"))
-    d.hosts[server.host].mail = Mail(domain=domain, server=server,
-                       server_name=f"{names.SERVICE_NAMES[m.Service.docexchange.value]}.{domain}",
-                       submission_port=standard.MAIL_SUBMISSION_PORT, imaps_port=standard.MAIL_IMAPS_PORT,
-                       noc=noc, mailboxes=boxes)
+    for plane, server in firsts.items():
+        boxes = [Mailbox(name=site, address=f"{site}@{domain}", display_name=shown, site=site)
+                 for site, shown in sites[plane].items()]
+        boxes.append(Mailbox(name=standard.NOC_MAILBOX, address=noc,
+                             display_name=f"{d.city.display_name}网络中心"))
+        d.hosts[server.host].mail = Mail(
+            domain=domain, server=server,
+            server_name=f"{names.SERVICE_NAMES[m.Service.docexchange.value]}.{domain}",
+            submission_port=standard.MAIL_SUBMISSION_PORT, imaps_port=standard.MAIL_IMAPS_PORT,
+            noc=noc, mailboxes=boxes)
 
 
 def build_videoconf(vs: ValidStack, _plan: Plan, d: Draft) -> None:
@@ -583,15 +589,16 @@ def build_videoconf(vs: ValidStack, _plan: Plan, d: Draft) -> None:
 
 def build_monitoring(vs: ValidStack, _plan: Plan, d: Draft) -> None:
     """What Prometheus scrapes and probes; each scraped host's node exporter listens there. A
-    monitoring server sends its alerts through the city mail server when it is on its plane."""
+    monitoring server sends its alerts through the mail server of its own plane, if it has one."""
     d.monitoring = monitoring.build(vs, d.hosts, d.city, d.services)
     for t in d.monitoring.targets:
         d.hosts[t.host].listen["node-exporter"] = t.address
-    exchange = d.services.get(m.Service.docexchange.value, [])
-    mail = d.hosts[exchange[0].host].mail if exchange else None
+    # the exchange of each plane (build_mail gave its first docexchange server the mail facts)
+    mails = {x.plane: d.hosts[x.host].mail for x in d.services.get(m.Service.docexchange.value, [])
+             if d.hosts[x.host].mail is not None}
     for server in d.services.get(m.Service.monitoring.value, []):
         part = monitoring.part(d.monitoring, server.plane, d.services)
-        if mail is not None and mail.server.plane == server.plane:
+        if (mail := mails.get(server.plane)) is not None:
             part.alert_mail = AlertMail(server=mail.server.address, server_name=mail.server_name,
                                         port=mail.submission_port, to=mail.noc)
         d.hosts[server.host].monitoring = part

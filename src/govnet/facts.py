@@ -59,8 +59,8 @@ class Mailbox(Facts):
 
 
 class Mail(Facts):
-    """The city's document exchange by mail: its server (the first host of the docexchange
-    service), the TLS name it answers by, and its mailboxes."""
+    """The city's document exchange by mail on one plane: its server (the plane's first host of
+    the docexchange service), the TLS name it answers by, and its mailboxes."""
 
     domain: str
     server: ServiceEntry
@@ -198,6 +198,9 @@ class Record(Facts):
     name: str
     type: str
     value: str
+    # a shared service's name: only that plane's DNS servers answer it (split horizon: each plane
+    # resolves ``gwjh``, ``ntp``, ``log``… to its own servers, the planes never meet)
+    plane: str | None = None
 
 
 class ForwardZone(Facts):

@@ -20,7 +20,10 @@ ZONES: dict[str, dict] = {
         "plane": "extranet",
         "display_name": "政务外网",
         "internet": "via-egress",
-        "services": ["portal", "hudong", "dns", "ntp", "syslog", "monitoring", "videoconf", "backup"],
+        # docexchange: the extranet units' 公文交换 and the network center's mailbox for the
+        # extranet's alerts (the intranet's mail server is out of its reach)
+        "services": ["portal", "hudong", "dns", "ntp", "syslog", "monitoring", "docexchange", "videoconf",
+                     "backup"],
     },
 }
 

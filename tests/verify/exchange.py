@@ -16,10 +16,16 @@ from govnet.addressing import address
 STATE = Path(os.environ.get("GOVNET_VERIFY_SECRETS", "/nonexistent")).parent
 
 
-def exchange():
-    """The document exchange's facts (its server's), or None."""
-    servers = services().get("docexchange", [])
-    return facts(servers[0].host).mail if servers else None
+def exchange(plane: str | None = None):
+    """The document exchange's facts (its server's) of a plane, by default the intranet's (the
+    city's 公文交换 proper) or else the first; None if there is none."""
+    found = {}
+    for s in services().get("docexchange", []):
+        if facts(s.host).mail is not None:
+            found.setdefault(s.plane, facts(s.host).mail)
+    if plane is not None:
+        return found.get(plane)
+    return found.get("intranet") or next(iter(found.values()), None)
 
 
 def ca_pem() -> str:
@@ -90,30 +96,50 @@ print(json.dumps(out))
 """
 
 
-def fetch(host: str, box: str, *, secret: str | None = None, above: int = 0, source: str = "") -> dict:
-    """From ``host``, log in to the exchange as mailbox ``box`` over IMAPS (with its own password,
-    or ``secret``), from ``source``; the messages above UID ``above``."""
-    mail = exchange()
-    args = [mail.server.address, mail.server_name, str(mail.imaps_port), source,
-            f"{box}@{mail.domain}", secret if secret is not None else password(box),
-            str(above), ca_pem()]
-    out = connect(host).check_output("python3 -c " + shlex.quote(IMAP) + " "
-                                     + " ".join(shlex.quote(a) for a in args))
-    return json.loads(out)
+class Exchange:
+    """One plane's document exchange, as a unit's mail client on a lab host uses it."""
+
+    def __init__(self, mail):
+        self.mail = mail
+
+    def fetch(self, host: str, box: str, *, secret: str | None = None, above: int = 0,
+              source: str = "") -> dict:
+        """From ``host``, log in as mailbox ``box`` over IMAPS (with its own password, or
+        ``secret``), from ``source``; the messages above UID ``above``."""
+        mail = self.mail
+        args = [mail.server.address, mail.server_name, str(mail.imaps_port), source,
+                f"{box}@{mail.domain}", secret if secret is not None else password(box),
+                str(above), ca_pem()]
+        out = connect(host).check_output("python3 -c " + shlex.quote(IMAP) + " "
+                                         + " ".join(shlex.quote(a) for a in args))
+        return json.loads(out)
+
+    def send(self, host: str, box: str, rcpt: str, message: bytes, *, sender: str | None = None) -> dict:
+        """From ``host``, submit ``message`` as mailbox ``box`` to ``rcpt`` over submission."""
+        mail = self.mail
+        user = f"{box}@{mail.domain}"
+        args = [mail.server.address, mail.server_name, str(mail.submission_port), user, password(box),
+                sender or user, rcpt, base64.b64encode(message).decode(), ca_pem()]
+        out = connect(host).check_output("python3 -c " + shlex.quote(SMTP) + " "
+                                         + " ".join(shlex.quote(a) for a in args))
+        return json.loads(out)
+
+    def last_uid(self, host: str, box: str, source: str = "") -> int:
+        got = self.fetch(host, box, above=2**31, source=source)
+        assert got["ok"], got["error"]
+        return got["last"]
 
 
-def send(host: str, box: str, rcpt: str, message: bytes, *, sender: str | None = None) -> dict:
-    """From ``host``, submit ``message`` as mailbox ``box`` to ``rcpt`` over submission."""
-    mail = exchange()
-    user = f"{box}@{mail.domain}"
-    args = [mail.server.address, mail.server_name, str(mail.submission_port), user, password(box),
-            sender or user, rcpt, base64.b64encode(message).decode(), ca_pem()]
-    out = connect(host).check_output("python3 -c " + shlex.quote(SMTP) + " "
-                                     + " ".join(shlex.quote(a) for a in args))
-    return json.loads(out)
+def fetch(host: str, box: str, **how) -> dict:
+    """:meth:`Exchange.fetch` on the first exchange."""
+    return Exchange(exchange()).fetch(host, box, **how)
+
+
+def send(host: str, box: str, rcpt: str, message: bytes, **how) -> dict:
+    """:meth:`Exchange.send` on the first exchange."""
+    return Exchange(exchange()).send(host, box, rcpt, message, **how)
 
 
 def last_uid(host: str, box: str, source: str = "") -> int:
-    got = fetch(host, box, above=2**31, source=source)
-    assert got["ok"], got["error"]
-    return got["last"]
+    """:meth:`Exchange.last_uid` on the first exchange."""
+    return Exchange(exchange()).last_uid(host, box, source)

@@ -1,6 +1,6 @@
-"""Alerts that reach people: a county link cut reaches the network center's mailbox on the city
-mail server (Alertmanager next to the intranet's Prometheus) within the alert's ``for:`` plus
-60 s, naming the county, and a resolved mail follows when the link is back."""
+"""Alerts that reach people: on each plane, a county link cut reaches the network center's mailbox
+on that plane's mail server (Alertmanager next to the plane's Prometheus) within the alert's
+``for:`` plus 60 s, naming the county, and a resolved mail follows when the link is back."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import os
 import time
 
 import pytest
-from exchange import exchange, fetch, last_uid
+from exchange import Exchange, exchange
 from stackfacts import connect, eventually, facts, selected, services
 
 from govnet import job, standard
@@ -24,16 +24,20 @@ def _seconds(duration: str) -> int:
     return int(duration[:-1]) * units[duration[-1]]
 
 
-def _monitor():
-    mail = exchange()
-    mon = next((s for s in services().get("monitoring", []) if mail and s.plane == mail.server.plane), None)
+PLANES = ["intranet", "extranet"]
+
+
+def _monitor(plane: str):
+    mail = exchange(plane)
+    mon = next((s for s in services().get("monitoring", []) if s.plane == plane), None)
     if mail is None or mon is None or mon.host not in selected() or mail.server.host not in selected():
-        pytest.skip("no mail server with a monitoring server on its plane in this selection")
+        pytest.skip(f"no mail server with a monitoring server on the {plane} in this selection")
     return mon, mail
 
 
-def test_alertmanager_listens_on_localhost_and_prometheus_sends_to_it():
-    mon, _ = _monitor()
+@pytest.mark.parametrize("plane", PLANES)
+def test_alertmanager_listens_on_localhost_and_prometheus_sends_to_it(plane):
+    mon, _ = _monitor(plane)
     h = connect(mon.host)
     assert h.service("prometheus-alertmanager").is_running
     listening = {line.split()[3] for line in h.check_output(
@@ -44,8 +48,9 @@ def test_alertmanager_listens_on_localhost_and_prometheus_sends_to_it():
     assert "127.0.0.1:9093" in out
 
 
-def test_the_extranet_has_no_alertmanager():
-    """The extranet's Prometheus cannot reach the intranet mail server: it mails nothing."""
+def test_no_alertmanager_where_the_plane_has_no_mail_server():
+    """A Prometheus whose plane has no mail server cannot mail anybody (the other plane's is out of
+    reach): it runs no Alertmanager."""
     for s in services().get("monitoring", []):
         if s.host in selected() and facts(s.host).monitoring.alert_mail is None:
             assert not connect(s.host).service("prometheus-alertmanager").is_running
@@ -58,16 +63,17 @@ def _text(raw: bytes) -> str:
     return f"Subject: {msg['Subject']}\n{body.get_content() if body else ''}"
 
 
-def _mails(host: str, box: str, above: int) -> list[tuple[int, str]]:
-    got = fetch(host, box, above=above)
+def _mails(host: str, box: str, above: int, mail) -> list[tuple[int, str]]:
+    got = Exchange(mail).fetch(host, box, above=above)
     assert got["ok"], got["error"]
     return sorted((int(uid), _text(base64.b64decode(raw))) for uid, raw in got["messages"].items())
 
 
 @pytest.mark.serial
 @pytest.mark.skipif(not LAB, reason="cuts a link: only in the lab, never on production hosts")
-def test_a_county_link_cut_reaches_the_network_centers_mailbox():
-    mon, mail = _monitor()
+@pytest.mark.parametrize("plane", PLANES)
+def test_a_county_link_cut_reaches_the_network_centers_mailbox(plane):
+    mon, mail = _monitor(plane)
     watch = facts(mon.host).monitoring
     assert watch.alert_mail is not None and watch.alert_mail.to == mail.noc
     noc = standard.NOC_MAILBOX
@@ -82,14 +88,14 @@ def test_a_county_link_cut_reaches_the_network_centers_mailbox():
     budget = _seconds(job.LAB_TIMINGS["monitoring__alert_for"]) + 60
     subject_firing = f"[FIRING] GovnetLinkDown county={cut.county} site={cut.site}"
     subject_resolved = f"[RESOLVED] GovnetLinkDown county={cut.county} site={cut.site}"
-    before = last_uid(mon.host, noc)
+    before = Exchange(mail).last_uid(mon.host, noc)
     router = connect(cut.host)
 
     router.check_output(f"ip link set dev {cut.interface} down")
     started = time.monotonic()
     try:
         def fired():
-            found = [(u, m) for u, m in _mails(mon.host, noc, before) if subject_firing in m]
+            found = [(u, m) for u, m in _mails(mon.host, noc, before, mail) if subject_firing in m]
             assert found, f"no '{subject_firing}' mail in {mail.noc} yet"
             return found[0]
         _, text = eventually(fired, timeout=budget, interval=3)
@@ -99,10 +105,10 @@ def test_a_county_link_cut_reaches_the_network_centers_mailbox():
         assert f"link: {cut.link}" in text
     finally:
         router.check_output(f"ip link set dev {cut.interface} up")
-    restored = last_uid(mon.host, noc)
+    restored = Exchange(mail).last_uid(mon.host, noc)
 
     def resolved():
-        found = [m for u, m in _mails(mon.host, noc, restored) if subject_resolved in m]
+        found = [m for u, m in _mails(mon.host, noc, restored, mail) if subject_resolved in m]
         assert found, f"no '{subject_resolved}' mail in {mail.noc} yet"
         return found[0]
     back = time.monotonic()

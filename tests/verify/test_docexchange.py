@@ -17,7 +17,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from exchange import STATE, ca_pem, exchange, fetch, lan_address, last_uid, password, send
+from exchange import STATE, Exchange, ca_pem, exchange, fetch, lan_address, password, send
 from stackfacts import connect, eventually, facts, selected, services, tcp_probe
 
 SENDER_HOST = "dc-infra1"  # the city's side: a host of the data center's intranet
@@ -35,10 +35,9 @@ def _box(site: str):
     return next((b for b in _mail().mailboxes if b.site == site), None)
 
 
-def _signed_document(token: str) -> tuple[bytes, str]:
+def _signed_document(token: str, mail, county: str) -> tuple[bytes, str]:
     """A document with Chinese text, S/MIME-signed on the controller with the city's (dc's) unit
-    certificate: (the message, the document's SHA-256)."""
-    mail = _mail()
+    certificate, to ``county``: (the message, the document's SHA-256)."""
     doc = (f"示例市人民政府办公室\n关于{token}的通知\n各县区：请于五个工作日内报送。\n").encode()
     part = EmailMessage()
     part.add_attachment(doc, maintype="application", subtype="octet-stream",
@@ -49,7 +48,7 @@ def _signed_document(token: str) -> tuple[bytes, str]:
         signed = subprocess.run(
             ["openssl", "cms", "-sign", "-in", str(src), "-signer", str(STATE / "pki" / "smime-dc.crt"),
              "-inkey", str(STATE / "pki" / "smime-dc.key"), "-from", f"dc@{mail.domain}",
-             "-to", f"{COUNTY}@{mail.domain}", "-subject", f"公文 {token}"],
+             "-to", f"{county}@{mail.domain}", "-subject", f"公文 {token}"],
             check=True, capture_output=True).stdout
     return signed, hashlib.sha256(doc).hexdigest()
 
@@ -92,25 +91,34 @@ def test_submission_and_imaps_listen_on_the_exchange_address_only():
                          f"{mail.server.address}:{mail.imaps_port}"}, listening
 
 
-def test_the_city_sends_a_signed_document_and_wolong_verifies_it():
-    mail = _mail()
-    client = f"{COUNTY}-gw1"
-    if _box(COUNTY) is None or client not in selected() or SENDER_HOST not in selected():
-        pytest.skip(f"no {COUNTY} mailbox, {client} or {SENDER_HOST} in this selection")
-    source = lan_address(client)  # as a host of wolong's intranet LAN connects
+@pytest.mark.parametrize(("plane", "county", "sender"), [
+    ("intranet", COUNTY, SENDER_HOST),
+    # the extranet's own exchange: 西峡县 joins by IPsec, the city sends from the extranet's server
+    ("extranet", "xixia", "dc-infra2"),
+])
+def test_the_city_sends_a_signed_document_and_the_county_verifies_it(plane, county, sender):
+    mail = exchange(plane)
+    client = f"{county}-gw1"
+    if mail is None or mail.server.host not in selected():
+        pytest.skip(f"no document exchange of the {plane} in this selection")
+    box = next((b for b in mail.mailboxes if b.site == county), None)
+    if box is None or client not in selected() or sender not in selected():
+        pytest.skip(f"no {county} mailbox, {client} or {sender} in this selection")
+    ex = Exchange(mail)
+    source = lan_address(client)  # as a host of the county's LAN connects
     assert source
-    before = last_uid(client, COUNTY, source)
+    before = ex.last_uid(client, county, source)
     token = secrets.token_hex(6)
-    message, checksum = _signed_document(token)
-    sent = send(SENDER_HOST, "dc", f"{COUNTY}@{mail.domain}", message)
+    message, checksum = _signed_document(token, mail, county)
+    sent = ex.send(sender, "dc", f"{county}@{mail.domain}", message)
     assert sent["ok"], sent["error"]
 
     def arrived():
-        got = fetch(client, COUNTY, above=before, source=source)
+        got = ex.fetch(client, county, above=before, source=source)
         assert got["ok"], got["error"]
         mine = [raw for raw in map(base64.b64decode, got["messages"].values())
                 if token.encode() in raw]
-        assert mine, f"no document {token} in {COUNTY}'s mailbox yet"
+        assert mine, f"no document {token} in {county}'s mailbox yet"
         return mine[0]
     received = eventually(arrived, timeout=60)
 
@@ -118,7 +126,7 @@ def test_the_city_sends_a_signed_document_and_wolong_verifies_it():
     assert result["verified"], result["stderr"]
     assert result["sha256"] == checksum
     assert f"email:dc@{mail.domain}" in result["signer"]
-    assert _box("dc").display_name in result["signer"]
+    assert next(b for b in mail.mailboxes if b.site == "dc").display_name in result["signer"]
 
     # the same message with one byte of the document changed fails verification
     text = received.decode("latin-1")  # the subject is raw UTF-8: keep every byte as it is
