@@ -162,7 +162,12 @@ def ensure_segment(lab: str, segment: str) -> str:
     """A LAN segment (``site:zone``) as a bridge in the switch namespace."""
     ns, br = layout.switch_netns(lab), segment_bridge(segment)
     if not link_exists(br, ns):
-        ip("link", "add", br, "type", "bridge", netns=ns)
+        made = ip("link", "add", br, "type", "bridge", netns=ns, check=False)
+        # two ports of one segment are plugged at once (Pulumi creates resources in parallel):
+        # the other may have made the bridge between the check and the add
+        if made.returncode != 0 and not link_exists(br, ns):
+            raise LabError(f"ip -n {ns} link add {br} type bridge failed ({made.returncode}): "
+                           f"{made.stderr.strip()}")
     ip("link", "set", br, "up", netns=ns)
     return br
 
