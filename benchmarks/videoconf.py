@@ -47,22 +47,15 @@ def main() -> int:
         print(f"{stack.name} has no videoconf server", file=sys.stderr)
         return 2
     v = design.hosts[servers[0].host].videoconf
-    counties, seen = [], set()
-    for name, h in design.hosts.items():
-        if h.site_kind == "county" and h.routing and v.server.plane in h.planes and h.site not in seen:
-            seen.add(h.site)
-            counties.append(name)
+    counties = videoconf_client.counties(design, v.server.plane)
     if len(counties) < 2:
         print(f"fewer than two counties on the {v.server.plane} of {stack.name}", file=sys.stderr)
         return 2
     a, b = counties[:2]
     state = paths.Project(stack).stack_state
     lab = stack.stem
-    common = ["--server", v.server.address, "--name", v.server_name,
-              "--ca", str(state / "pki" / "city-ca.crt"), "--api-port", str(v.api_port),
-              "--api-secret-file", str(state / "secrets" / "videoconf-api"), "--room", str(v.room.id),
-              "--turn-secret-file", str(state / "secrets" / "videoconf-turn"),
-              "--turn-port", str(v.turn_port), "--frames", str(args.frames), "--timeout", "60"]
+    common = [*videoconf_client.client_args(v, state), "--frames", str(args.frames),
+              "--timeout", "60"]
     with videoconf_client.county_pc(lab, design, a) as (ns_a, addr_a), \
             videoconf_client.county_pc(lab, design, b) as (ns_b, addr_b):
         sides = [{"netns": ns_a, "display": design.hosts[a].site, "peer": design.hosts[b].site},

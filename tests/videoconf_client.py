@@ -328,15 +328,37 @@ def main(argv=None) -> int:
         return 2
 
 
+def counties(design, plane: str, among=None) -> list[str]:
+    """County routers of ``plane``, one per county, in file order (within ``among``, host names,
+    if given): where the checks and the benchmark seat their participants."""
+    sites, out = set(), []
+    for name, h in design.hosts.items():
+        if (among is None or name in among) and h.site_kind == "county" and h.routing \
+                and plane in h.planes and h.site not in sites:
+            sites.add(h.site)
+            out.append(name)
+    return out
+
+
+def client_args(v, state: Path) -> list[str]:
+    """The arguments naming a videoconf server (``Videoconf`` facts) and the controller's CA and
+    secrets under the stack's state folder ``state``."""
+    return ["--server", v.server.address, "--name", v.server_name,
+            "--ca", str(state / "pki" / "city-ca.crt"), "--api-port", str(v.api_port),
+            "--api-secret-file", str(state / "secrets" / "videoconf-api"), "--room", str(v.room.id),
+            "--turn-secret-file", str(state / "secrets" / "videoconf-turn"),
+            "--turn-port", str(v.turn_port)]
+
+
 @contextlib.contextmanager
 def county_pc(lab: str, design, router: str):
-    """A county PC for the length of a test: a namespace of the lab (``govnet.<lab>+pc-<site>``,
-    which ``govnet down`` sweeps like every helper namespace) with one port on the router's LAN
-    segment, the LAN's highest free address and the router as its gateway, as a unit's own PC
-    sits. Yields (namespace, address); the namespace (and its cable) is gone afterwards."""
+    """A county PC for the length of a check: a client of the lab (``fabric.ensure_client``, a
+    helper namespace that ``govnet down`` sweeps too) on the router's LAN segment, with the LAN's
+    highest free address and the router as its gateway, as a unit's own PC sits. Yields
+    (namespace, address); the PC and its cable are gone afterwards."""
     import ipaddress
 
-    from govnet.lab import fabric, layout
+    from govnet.lab import fabric
 
     h = design.hosts[router]
     lan = next(i for i in h.interfaces if i.kind == "lan")
@@ -344,37 +366,14 @@ def county_pc(lab: str, design, router: str):
     used = {str(ipaddress.ip_interface(i.address).ip) for x in design.hosts.values()
             for i in x.interfaces if i.address}
     addr = next(str(a) for a in reversed(list(gateway.network.hosts())) if str(a) not in used)
-    ns = f"{layout.netns_prefix(lab)[1]}pc-{h.site}"
-    outside, inside = layout.ifname("pc", lab, h.site), layout.ifname("pc-in", lab, h.site)
-    bridge = fabric.segment_bridge(f"{h.site}:{lan.zone}")
-
-    def ip(*args, netns: str | None = None):
-        subprocess.run(["ip", *(["-n", netns] if netns else []), *args], check=True,
-                       capture_output=True, text=True)
-
-    def remove():
-        # the cable first, synchronously: a namespace's veths die asynchronously with it, and the
-        # next PC would find the name taken
-        subprocess.run(["ip", "-n", layout.switch_netns(lab), "link", "del", outside],
-                       capture_output=True, check=False)
-        subprocess.run(["ip", "link", "del", outside], capture_output=True, check=False)
-        subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
-
-    remove()  # a leftover of an interrupted test
-    ip("netns", "add", ns)
+    name = f"pc-{h.site}"
+    fabric.remove_client(lab, name)  # a leftover of an interrupted check
     try:
-        ip("link", "set", "lo", "up", netns=ns)
-        ip("link", "add", outside, "type", "veth", "peer", "name", inside)
-        ip("link", "set", outside, "netns", layout.switch_netns(lab))
-        ip("link", "set", outside, "master", bridge, "up", netns=layout.switch_netns(lab))
-        ip("link", "set", inside, "netns", ns)
-        ip("link", "set", inside, "name", "eth0", netns=ns)
-        ip("addr", "add", f"{addr}/{gateway.network.prefixlen}", "dev", "eth0", netns=ns)
-        ip("link", "set", "eth0", "up", netns=ns)
-        ip("route", "add", "default", "via", str(gateway.ip), netns=ns)
+        ns = fabric.ensure_client(lab, name, f"{h.site}:{lan.zone}",
+                                  f"{addr}/{gateway.network.prefixlen}", str(gateway.ip))
         yield ns, addr
     finally:
-        remove()
+        fabric.remove_client(lab, name)
 
 
 def run_pair(sides: list[dict], common: list[str], timeout: float = 90) -> list[dict]:

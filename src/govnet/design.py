@@ -527,27 +527,34 @@ def build_listen(_vs: ValidStack, _plan: Plan, d: Draft) -> None:
             d.hosts[x.host].listen.setdefault(svc, LOOPBACK if local else x.address)
 
 
+def _city_sites(d: Draft) -> dict[str, dict[str, str]]:
+    """Per plane, the city's sites on it (``standard.MAILBOX_SITE_KINDS``: the data centers,
+    counties and units; not the province or the Internet) and their display names, in file order:
+    who gets a mailbox on a plane's exchange and a seat in its video rooms."""
+    kinds = {k.value for k in standard.MAILBOX_SITE_KINDS}
+    sites: dict[str, dict[str, str]] = {}
+    for h in d.hosts.values():
+        if h.site_kind in kinds:
+            for plane in h.planes:
+                sites.setdefault(plane, {}).setdefault(h.site, h.site_display_name)
+    return sites
+
+
 def build_mail(vs: ValidStack, _plan: Plan, d: Draft) -> None:
     """The document exchange (公文交换) by mail, one per plane: the plane's first docexchange
     server, with a mailbox per city site of that plane (a site on the other plane alone could never
     reach it) plus the network center's (``standard.NOC_MAILBOX``), where the plane's alerts go."""
     domain = d.city.domain
-    kinds = {k.value for k in standard.MAILBOX_SITE_KINDS}
     firsts: dict[str, ServiceEntry] = {}
     for x in d.services.get(m.Service.docexchange.value, []):
         firsts.setdefault(x.plane, x)
     if not firsts:
         return
-    sites: dict[str, dict[str, str]] = {plane: {} for plane in firsts}  # plane -> site -> its name
-    for h in d.hosts.values():  # in file order
-        if h.site_kind in kinds:
-            for plane in h.planes:
-                if plane in sites:
-                    sites[plane].setdefault(h.site, h.site_display_name)
+    sites = _city_sites(d)
     noc = f"{standard.NOC_MAILBOX}@{domain}"
     for plane, server in firsts.items():
         boxes = [Mailbox(name=site, address=f"{site}@{domain}", display_name=shown, site=site)
-                 for site, shown in sites[plane].items()]
+                 for site, shown in sites.get(plane, {}).items()]
         boxes.append(Mailbox(name=standard.NOC_MAILBOX, address=noc,
                              display_name=f"{d.city.display_name}网络中心"))
         d.hosts[server.host].mail = Mail(
@@ -561,30 +568,23 @@ def build_videoconf(vs: ValidStack, _plan: Plan, d: Draft) -> None:
     """Video conferencing: each videoconf server hosts one VideoRoom that every city site of its
     plane may publish in (a county MCU's room serves the same plane: its townships and the city),
     and its coturn relays to that plane only."""
-    planes = {"intranet": str(vs.stack.address_plan.intranet),
-              "extranet": str(vs.stack.address_plan.extranet)}
-    kinds = {k.value for k in standard.MAILBOX_SITE_KINDS}
     name = f"{names.SERVICE_NAMES[m.Service.videoconf.value]}.{d.city.domain}"
     servers = d.services.get(m.Service.videoconf.value, [])
     if not servers:
         return
-    sites: dict[str, set[str]] = {p: set() for p in planes}  # plane -> the city sites on it
-    for x in d.hosts.values():
-        if x.site_kind in kinds:
-            for p in x.planes:
-                sites.setdefault(p, set()).add(x.site)
+    sites = _city_sites(d)
     for server in servers:
         h = d.hosts[server.host]
         # the city's room is named after the city, a county MCU's after its county
         shown = d.city.display_name if h.site_kind == m.SiteKind.datacenter.value else h.site_display_name
-        plane = ipaddress.ip_network(planes[server.plane])
+        plane = ipaddress.ip_network(str(getattr(vs.stack.address_plan, server.plane)))
         h.videoconf = Videoconf(
             server=server, server_name=name, api_port=standard.VIDEO_API_PORT,
             turn_port=standard.VIDEO_TURN_PORT, rtp_ports=list(standard.VIDEO_RTP_PORTS),
             relay_ports=list(standard.VIDEO_RELAY_PORTS), realm=d.city.domain,
             peers=[str(plane[0]), str(plane[-1])],
             room=VideoRoom(id=standard.VIDEO_ROOM_ID, description=f"{shown}视频会议",
-                           publishers=len(sites[server.plane])))
+                           publishers=len(sites.get(server.plane, {}))))
 
 
 def build_monitoring(vs: ValidStack, _plan: Plan, d: Draft) -> None:

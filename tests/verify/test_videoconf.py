@@ -39,14 +39,7 @@ def _server():
 
 
 def _counties(plane: str) -> list[str]:
-    """County routers of the plane, one per site, in file order."""
-    sites, out = set(), []
-    for h in selected():
-        f = facts(h)
-        if f.site_kind == "county" and f.routing and plane in f.planes and f.site not in sites:
-            sites.add(f.site)
-            out.append(h)
-    return out
+    return videoconf_client.counties(compiled().design, plane, among=set(selected()))
 
 
 def _other_plane_host(plane: str) -> str | None:
@@ -59,14 +52,6 @@ def _lab() -> str:
     if os.environ.get("GOVNET_VERIFY_PLATFORM", "lab") != "lab":
         pytest.skip("the WebRTC client runs from the controller inside a lab county's namespace")
     return Path(STACK).stem
-
-
-def _client_args(v) -> list[str]:
-    return ["--server", v.server.address, "--name", v.server_name,
-            "--ca", str(STATE / "pki" / "city-ca.crt"), "--api-port", str(v.api_port),
-            "--api-secret-file", str(STATE / "secrets" / "videoconf-api"), "--room", str(v.room.id),
-            "--turn-secret-file", str(STATE / "secrets" / "videoconf-turn"),
-            "--turn-port", str(v.turn_port)]
 
 
 # Janus's API from a county host: the answer to a request, verified against the city CA by the
@@ -135,7 +120,8 @@ def test_two_counties_see_each_others_video_one_through_coturn():
         events = videoconf_client.run_pair(
             [{"netns": ns_a, "display": sa, "peer": sb},
              {"netns": ns_b, "display": sb, "peer": sa, "extra": ["--relay"]}],
-            [*_client_args(v), "--frames", str(FRAMES), "--timeout", "60"], timeout=150)
+            [*videoconf_client.client_args(v, STATE), "--frames", str(FRAMES), "--timeout", "60"],
+            timeout=150)
     results = [next((e for e in evs if e["event"] == "result"), None) for evs in events]
     assert all(results), events
     for r in results:

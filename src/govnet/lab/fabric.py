@@ -201,6 +201,32 @@ def ensure_port(lab: str, host: str, iface: str, segment: str | None) -> None:
     ip("link", "set", iface, "up", netns=hns)
 
 
+def ensure_client(lab: str, name: str, segment: str, cidr: str, gateway: str) -> str:
+    """A client on a LAN segment (a unit's PC): a namespace of its own (``layout.client_netns``)
+    with ``eth0`` plugged into the segment's bridge, address ``cidr`` and its default route via
+    ``gateway``. Returns the namespace."""
+    ns, switch = layout.client_netns(lab, name), layout.switch_netns(lab)
+    ensure_netns(ns)
+    br = ensure_segment(lab, segment)
+    peer = layout.ifname("client", lab, name)
+    _veth("eth0", ns, peer, switch)
+    ip("link", "set", peer, "master", br, "up", netns=switch)
+    _addr_replace(cidr, "eth0", ns)
+    ip("link", "set", "eth0", "up", netns=ns)
+    ip("route", "replace", "default", "via", gateway, netns=ns)
+    return ns
+
+
+def remove_client(lab: str, name: str) -> None:
+    """Unplug and remove a client: its cable first, at once (a namespace's veths die after it,
+    asynchronously, and the next client of that name would find the cable's name taken)."""
+    switch = layout.switch_netns(lab)
+    peer = layout.ifname("client", lab, name)
+    if netns_exists(switch) and link_exists(peer, switch):
+        ip("link", "del", peer, netns=switch)
+    remove_netns(layout.client_netns(lab, name))
+
+
 def ensure_link(lab: str, a: tuple[str, str], b: tuple[str, str]) -> None:
     """A point-to-point cable: veth between host ``a[0]``'s ``a[1]`` and ``b[0]``'s ``b[1]``."""
     ans, bns = layout.host_netns(lab, a[0]), layout.host_netns(lab, b[0])

@@ -40,6 +40,12 @@ def host_netns(lab: str, host: str) -> str:
     return f"govnet.{lab}.{host}"
 
 
+def client_netns(lab: str, name: str) -> str:
+    """A client of the lab (a unit's PC on a LAN, made by a check and removed after it): one of
+    the lab's helper namespaces, so a tear-down sweeps it with the others."""
+    return f"{netns_prefix(lab)[1]}{name}"
+
+
 def switch_netns(lab: str) -> str:
     return f"govnet.{lab}+switch"
 
